@@ -1,0 +1,1 @@
+"""Auth: logins, password hashes, set-password tokens, sessions, signing keys."""

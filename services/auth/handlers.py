@@ -1,0 +1,70 @@
+"""Auth's event handlers."""
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+from services.auth import repository as repo
+from services.auth.domain import hash_token, new_token, username_candidates
+from shared.db import UnitOfWork
+from shared.events.auth import CredentialsIssued
+from shared.events.membership import Granted
+from shared.logging import get_logger
+
+log = get_logger("auth.handlers")
+
+
+def make_handlers(settings):
+    async def issue_credentials_on_first_grant(event: Granted, uow: UnitOfWork) -> None:
+        """The first level a contact gets on a site creates their login and a set-password link.
+
+        Later grants change nothing here: one login per contact and site, one welcome.
+        """
+        conn = uow.conn
+        await repo.upsert_site(conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
+        if await repo.login_of_contact(conn, event.site_id, event.contact_id) is not None:
+            log.info("credentials.already_issued", contact_id=str(event.contact_id))
+            return
+        login_id = uuid.uuid4()
+        for username in username_candidates(event.email):
+            if await repo.insert_login(
+                conn,
+                login_id=login_id,
+                site_id=event.site_id,
+                contact_id=event.contact_id,
+                username=username,
+                email=event.email,
+                first_name=event.first_name,
+            ):
+                break
+        else:
+            raise RuntimeError("no free username")
+        token = new_token()
+        expires_at = datetime.now(timezone.utc) + timedelta(hours=settings.set_password_ttl_hours)
+        await repo.insert_password_token(
+            conn,
+            token_id=uuid.uuid4(),
+            login_id=login_id,
+            token_hash=hash_token(token),
+            purpose="set_password",
+            expires_at=expires_at,
+        )
+        await uow.publish(
+            CredentialsIssued(
+                login_id=login_id,
+                contact_id=event.contact_id,
+                site_id=event.site_id,
+                site_slug=event.site_slug,
+                site_name=event.site_name,
+                program_name=event.program_name,
+                level_name=event.level_name,
+                email=event.email,
+                first_name=event.first_name,
+                username=username,
+                set_password_url=f"{settings.public_url.rstrip('/')}/password/set?{urlencode({'token': token})}",
+                expires_at=expires_at,
+            )
+        )
+        log.info("credentials.issued", login_id=str(login_id), contact_id=str(event.contact_id))
+
+    return {Granted: [issue_credentials_on_first_grant]}

@@ -1,0 +1,1 @@
+"""Billing: products, orders, cards (tokens only), invoices, payments, the billing run."""

@@ -1,0 +1,1 @@
+"""Membership: sites, programs, levels, contacts, grants."""

@@ -1,0 +1,3 @@
+"""Membership's event handlers. The map is the subscription list (billing's events come later)."""
+
+HANDLERS: dict = {}

@@ -1,0 +1,1 @@
+"""Notify: email templates, every message sent or held, SMTP delivery."""

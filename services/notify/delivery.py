@@ -1,0 +1,87 @@
+"""SMTP delivery of queued messages: sent, retried with backoff on temporary failures, or held.
+
+Claims due messages with ``FOR UPDATE SKIP LOCKED`` (several notify workers never send the same
+message), sends them over SMTP while holding the claim, and records the outcome in the same
+transaction. 4xx answers and connection trouble are temporary; 5xx answers are permanent.
+"""
+
+import asyncio
+from email.utils import parseaddr
+
+import aiosmtplib
+
+from services.notify import repository as repo
+from shared.logging import get_logger
+from shared.worker import ListeningWorker
+
+log = get_logger("notify.delivery")
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+class Delivery(ListeningWorker):
+    name = "delivery"
+
+    def __init__(self, settings, pool) -> None:
+        super().__init__(settings, pool, "notify_outgoing", poll_seconds=1.0)
+        self.sender = parseaddr(settings.mail_from)[1]
+
+    async def work_once(self) -> bool:
+        limit = self.settings.delivery_concurrency
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await repo.claim_due(conn, limit)
+            if not rows:
+                return False
+            results = await asyncio.gather(*(self.send(r["to_address"], r["mime"]) for r in rows), return_exceptions=True)
+            for row, result in zip(rows, results):
+                await self._record(conn, row, result)
+            return len(rows) == limit
+
+    async def _record(self, conn, row, result) -> None:
+        message_id = str(row["id"])
+        if result is None:
+            await repo.mark_sent(conn, row["id"])
+            log.info("email.sent", message_id=message_id)
+        elif isinstance(result, PermanentFailure):
+            await repo.mark_held(conn, row["id"], f"rejected by the mail server: {result}")
+            log.warning("email.held", message_id=message_id, reason="permanent_failure")
+        else:
+            attempts = row["attempts"] + 1
+            reason = f"temporary failure: {result}"
+            if attempts >= self.settings.delivery_max_attempts:
+                await repo.mark_held(conn, row["id"], f"gave up after {attempts} attempts; last {reason}")
+                log.warning("email.held", message_id=message_id, reason="too_many_attempts")
+            else:
+                delay = self.settings.delivery_backoff_seconds * 2 ** (attempts - 1)
+                await repo.postpone(conn, row["id"], reason, delay)
+                log.info("email.retry_scheduled", message_id=message_id, attempt=attempts, delay_seconds=delay)
+
+    async def send(self, to: str, mime: bytes) -> None:
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                mime,
+                sender=self.sender,
+                recipients=[to],
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                use_tls=s.smtp_tls == "tls",
+                start_tls=True if s.smtp_tls == "starttls" else False,
+                username=s.smtp_username,
+                password=s.smtp_password,
+                timeout=s.smtp_timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+            raise (PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure)(text) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(f"{exc.code} {exc.message}") from None
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None

@@ -1,0 +1,20 @@
+from typing import Literal
+
+from shared.settings import ServiceSettings, port_field
+
+
+class NotifySettings(ServiceSettings):
+    service: str = "notify"
+    port: int = port_field(8084, "notify")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    # none: plain SMTP (a local sink); starttls: upgrade when offered; tls: implicit TLS (port 465).
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: float = 10.0
+    mail_from: str = "Customer Center <no-reply@customer-center.localhost>"
+    # Temporary failures (4xx, connection trouble) are retried with backoff this many times.
+    delivery_max_attempts: int = 8
+    delivery_backoff_seconds: float = 2.0
+    delivery_concurrency: int = 8

@@ -1,0 +1,1 @@
+"""Code every Customer Center service uses: settings, logging, events, bus, outbox, inbox, app."""

@@ -1,0 +1,105 @@
+"""RabbitMQ: one topic exchange for events, a durable quorum queue per consuming service with a
+bounded delivery count and its own dead-letter queue, publisher confirms and mandatory publishing.
+"""
+
+import asyncio
+from typing import Iterable
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, AbstractExchange
+
+from shared.logging import get_logger
+
+log = get_logger("shared.bus")
+
+
+class Unroutable(Exception):
+    """The broker had no queue for the message (mandatory publishing): it was not delivered."""
+
+
+class Bus:
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.connection: AbstractRobustConnection | None = None
+        self.channel: AbstractRobustChannel | None = None
+        self.exchange: AbstractExchange | None = None
+
+    async def connect(self) -> None:
+        self.connection = await aio_pika.connect_robust(
+            self.settings.amqp_url, client_properties={"connection_name": f"cc-{self.settings.service}"}
+        )
+        self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        self.exchange = await self.channel.declare_exchange(
+            self.settings.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.connection is not None
+            and not self.connection.is_closed
+            and self.channel is not None
+            and not self.channel.is_closed
+        )
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+
+    async def publish(self, routing_key: str, body: bytes, *, message_id: str, correlation_id: str) -> None:
+        """Publish one persistent message and wait for the broker's confirm.
+
+        Raises ``Unroutable`` when no queue is bound for the routing key.
+        """
+        message = aio_pika.Message(
+            body,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            content_type="application/json",
+            message_id=message_id,
+            correlation_id=correlation_id,
+            type=routing_key,
+        )
+        try:
+            await self.exchange.publish(message, routing_key=routing_key, mandatory=True)
+        except aiormq.exceptions.PublishError as exc:
+            raise Unroutable(routing_key) from exc
+
+    async def declare_service_queue(self, routing_keys: Iterable[str]) -> aio_pika.abc.AbstractQueue:
+        """The service's quorum queue, bound to every key it handles, and its dead-letter queue."""
+        s = self.settings
+        dead_exchange = await self.channel.declare_exchange(
+            s.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        dead_queue = await self.channel.declare_queue(
+            s.dead_letter_queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead_queue.bind(dead_exchange, routing_key=s.dead_letter_queue_name)
+        queue = await self.channel.declare_queue(
+            s.queue_name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": s.delivery_limit,
+                "x-dead-letter-exchange": s.dead_letter_exchange_name,
+                "x-dead-letter-routing-key": s.dead_letter_queue_name,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+        for key in sorted(set(routing_keys)):
+            await queue.bind(self.exchange, routing_key=key)
+        return queue
+
+
+async def wait_for_broker(settings, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            conn = await aio_pika.connect(settings.amqp_url)
+            await conn.close()
+            return
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)

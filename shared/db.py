@@ -1,0 +1,132 @@
+"""PostgreSQL: a pool per service bound to the service's schema, migrations, the unit of work."""
+
+import re
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+from uuid import UUID
+
+import asyncpg
+
+from shared.events import Envelope, Event
+from shared.logging import get_logger
+
+log = get_logger("shared.db")
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _schema(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a schema name: {name!r}")
+    return name
+
+
+async def create_pool(settings, schema: str) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        server_settings={"search_path": _schema(schema), "application_name": f"cc-{schema}"},
+    )
+
+
+def migration_files(service_dir: Path) -> list[tuple[str, Path]]:
+    """(version, path) in the order they apply: shared tables first, then the service's own."""
+    files = [(f"shared/{p.name}", p) for p in sorted(SHARED_MIGRATIONS.glob("*.sql"))]
+    files += [(p.name, p) for p in sorted((service_dir / "migrations").glob("*.sql"))]
+    return files
+
+
+async def migrate(database_url: str, schema: str, service_dir: Path) -> list[str]:
+    """Apply the schema's pending migrations, each in its own transaction. Safe to run concurrently."""
+    schema = _schema(schema)
+    conn = await asyncpg.connect(database_url)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"cc-migrate:{schema}")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")}
+        for version, path in migration_files(service_dir):
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL search_path TO {schema}")
+                await conn.execute(path.read_text())
+                await conn.execute(f"INSERT INTO {schema}.schema_migrations (version) VALUES ($1)", version)
+            applied_now.append(version)
+            log.info("migration.applied", schema=schema, version=version)
+    finally:
+        try:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"cc-migrate:{schema}")
+        finally:
+            await conn.close()
+    return applied_now
+
+
+async def ensure_database(database_url: str) -> bool:
+    """Create the database named in the URL when it does not exist. True when it was created."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    conn = await asyncpg.connect(admin_url)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        if not re.match(r"^[A-Za-z0-9_]+$", name):
+            raise ValueError(f"refusing to create a database named {name!r}")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            return False
+        return True
+    finally:
+        await conn.close()
+
+
+class UnitOfWork:
+    """One transaction: the state change and the events it causes commit together, or neither."""
+
+    def __init__(
+        self, conn: asyncpg.Connection, *, producer: str, correlation_id: str, causation_id: UUID | None
+    ) -> None:
+        self.conn = conn
+        self.producer = producer
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+        self.published: list[Envelope] = []
+
+    async def publish(self, event: Event) -> Envelope:
+        """Write the event to the outbox, inside this transaction."""
+        envelope = Envelope.wrap(
+            event,
+            producer=self.producer,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+        )
+        await self.conn.execute(
+            "INSERT INTO outbox (event_id, routing_key, envelope) VALUES ($1, $2, $3::jsonb)",
+            envelope.id,
+            envelope.type,
+            envelope.model_dump_json(),
+        )
+        self.published.append(envelope)
+        return envelope
+
+
+@asynccontextmanager
+async def unit_of_work(
+    pool: asyncpg.Pool, *, producer: str, correlation_id: str, causation_id: UUID | None = None
+) -> AsyncIterator[UnitOfWork]:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            yield UnitOfWork(
+                conn, producer=producer, correlation_id=correlation_id, causation_id=causation_id
+            )

@@ -1,0 +1,53 @@
+"""Events auth publishes."""
+
+from datetime import datetime
+from uuid import UUID
+
+from shared.events import Event
+
+
+class CredentialsIssued(Event):
+    """A login exists and its owner must set a password: every merge field of the welcome email.
+
+    String fields are not constrained here on purpose: notify's strict rendering is the last line
+    of defence and must be able to *hold* a message with a blank field rather than lose it.
+    """
+
+    routing_key = "auth.credentials.issued"
+    version = 1
+    login_id: UUID
+    contact_id: UUID
+    site_id: UUID
+    site_slug: str
+    site_name: str
+    program_name: str
+    level_name: str
+    email: str
+    first_name: str
+    username: str
+    set_password_url: str
+    expires_at: datetime
+
+
+class PasswordResetRequested(Event):
+    routing_key = "auth.password_reset.requested"
+    version = 1
+    login_id: UUID
+    contact_id: UUID
+    site_id: UUID
+    site_name: str
+    email: str
+    first_name: str
+    username: str
+    reset_url: str
+    expires_at: datetime
+
+
+class UsernameChanged(Event):
+    routing_key = "auth.username.changed"
+    version = 1
+    login_id: UUID
+    contact_id: UUID
+    site_id: UUID
+    old_username: str
+    new_username: str

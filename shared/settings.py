@@ -1,0 +1,57 @@
+"""Settings from the environment (prefix ``CC_``) with localhost defaults that work."""
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def port_field(default: int, service: str) -> int:
+    return Field(default, validation_alias=AliasChoices(f"CC_{service.upper()}_PORT"))
+
+
+def url_field(default: str, service: str) -> str:
+    return Field(default, validation_alias=AliasChoices(f"CC_{service.upper()}_URL"))
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. Subclasses add their own port and options."""
+
+    model_config = SettingsConfigDict(env_prefix="CC_", extra="ignore")
+
+    service: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 0
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/customer_center"
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Prefix of every exchange and queue name: tests use a unique one per run.
+    bus_prefix: str = ""
+    # How many times a message is delivered before it goes to the dead-letter queue.
+    delivery_limit: int = 5
+    prefetch: int = 32
+    migrate_on_start: bool = True
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "info"
+    # Where people reach the system: links in emails point here.
+    public_url: str = "http://127.0.0.1:8080"
+    shutdown_timeout: float = 10.0
+    outbox_batch: int = 200
+    outbox_poll_seconds: float = 1.0
+
+    @property
+    def exchange_name(self) -> str:
+        return f"{self.bus_prefix}cc.events"
+
+    @property
+    def dead_letter_exchange_name(self) -> str:
+        return f"{self.bus_prefix}cc.dead"
+
+    @property
+    def queue_name(self) -> str:
+        return f"{self.bus_prefix}{self.service}.events"
+
+    @property
+    def dead_letter_queue_name(self) -> str:
+        return f"{self.queue_name}.dead"
