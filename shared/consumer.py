@@ -96,7 +96,7 @@ class Consumer:
         except Exception as exc:
             log.exception("consumer.handler_failed", routing_key=message.routing_key, delivery=deliveries)
             # A short pause so a failing dependency is not hammered; the delivery limit ends the loop.
-            await asyncio.sleep(min(0.2 * 2 ** deliveries, 5.0))
+            await asyncio.sleep(min(self.settings.redelivery_backoff_seconds * 2**deliveries, 5.0))
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
             return

@@ -60,5 +60,5 @@ def validation_details(errors: list[dict[str, Any]]) -> dict[str, Any]:
     fields: dict[str, str] = {}
     for e in errors:
         loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
-        fields.setdefault(loc, e.get("msg", "invalid"))
+        fields.setdefault(loc, e.get("msg", "invalid").removeprefix("Value error, "))
     return {"fields": fields}

@@ -30,6 +30,8 @@ class ServiceSettings(BaseSettings):
     bus_prefix: str = ""
     # How many times a message is delivered before it goes to the dead-letter queue.
     delivery_limit: int = 5
+    # A failed handler waits base * 2^delivery (at most 5 s) before its message is redelivered.
+    redelivery_backoff_seconds: float = 0.2
     prefetch: int = 32
     migrate_on_start: bool = True
     log_format: Literal["json", "console"] = "json"

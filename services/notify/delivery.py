@@ -11,7 +11,7 @@ from email.utils import parseaddr
 import aiosmtplib
 
 from services.notify import repository as repo
-from shared.logging import get_logger
+from shared.logging import bind_contextvars, get_logger
 from shared.worker import ListeningWorker
 
 log = get_logger("notify.delivery")
@@ -45,6 +45,7 @@ class Delivery(ListeningWorker):
 
     async def _record(self, conn, row, result) -> None:
         message_id = str(row["id"])
+        bind_contextvars(correlation_id=row["correlation_id"])
         if result is None:
             await repo.mark_sent(conn, row["id"])
             log.info("email.sent", message_id=message_id)

@@ -44,7 +44,12 @@ async def queue_email(
     event_id = uow.causation_id
     message_id = message_id_for(event_id, template.name)
     common = dict(
-        message_id=message_id, event_id=event_id, template=template.name, site_id=site_id, contact_id=contact_id
+        message_id=message_id,
+        event_id=event_id,
+        template=template.name,
+        site_id=site_id,
+        contact_id=contact_id,
+        correlation_id=uow.correlation_id,
     )
     try:
         if not to or "@" not in to:

@@ -26,6 +26,7 @@ async def insert_message(
     template: str,
     site_id: UUID | None,
     contact_id: UUID | None,
+    correlation_id: str,
     to_address: str,
     subject: str,
     status: str,
@@ -34,13 +35,14 @@ async def insert_message(
 ) -> bool:
     """False when this event already produced this message (a redelivery)."""
     inserted = await conn.fetchval(
-        "INSERT INTO messages (id, event_id, template, site_id, contact_id, to_address, subject, status, reason)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING 1",
+        "INSERT INTO messages (id, event_id, template, site_id, contact_id, correlation_id, to_address, subject,"
+        " status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING 1",
         message_id,
         event_id,
         template,
         site_id,
         contact_id,
+        correlation_id,
         to_address,
         subject,
         status,
@@ -53,7 +55,7 @@ async def insert_message(
 
 async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT m.id, m.to_address, m.attempts, o.mime FROM messages m JOIN outgoing o ON o.message_id = m.id"
+        "SELECT m.id, m.to_address, m.attempts, m.correlation_id, o.mime FROM messages m JOIN outgoing o ON o.message_id = m.id"
         " WHERE m.status = 'queued' AND m.next_attempt_at <= now()"
         " ORDER BY m.next_attempt_at LIMIT $1 FOR UPDATE OF m SKIP LOCKED",
         limit,

@@ -15,6 +15,7 @@ CREATE TABLE messages (
     template        text NOT NULL,
     site_id         uuid,
     contact_id      uuid,
+    correlation_id  text NOT NULL DEFAULT '',
     to_address      text NOT NULL,
     subject         text NOT NULL DEFAULT '',
     status          text NOT NULL CHECK (status IN ('queued', 'sent', 'held')),
