@@ -1,0 +1,173 @@
+"""The test system: a fresh database and a unique bus prefix per run, a real SMTP server (aiosmtpd),
+and the five services started as real processes. Nothing is faked: PostgreSQL and RabbitMQ are the
+machine's own (see the README for how `make test` makes sure they run).
+"""
+
+import asyncio
+import email
+import email.policy
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import aio_pika
+import aiohttp
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.cli import migrate_all, seed_demo
+from services.system import SERVICES, System
+
+BASE_DATABASE_URL = os.environ.get("CC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/customer_center")
+AMQP_URL = os.environ.get("CC_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+ADMIN_KEY = "cc_test_admin_key_" + uuid.uuid4().hex
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def eventually(check, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
+    """Await ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+async def database_url(run_id):
+    """A database of its own for this run, migrated and seeded; dropped afterwards."""
+    parts = urlsplit(BASE_DATABASE_URL)
+    url = urlunsplit(parts._replace(path=f"/cc_test_{run_id}"))
+    await migrate_all(url)
+    await seed_demo(url, ADMIN_KEY)
+    yield url
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "cc_test_{run_id}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def bus_prefix(run_id):
+    """Exchanges and queues of this run carry a unique prefix; deleted afterwards."""
+    prefix = f"test.{run_id}."
+    yield prefix
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        for service in SERVICES:
+            for queue in (f"{prefix}{service}.events", f"{prefix}{service}.events.dead"):
+                await channel.queue_delete(queue)
+        for exchange in (f"{prefix}cc.events", f"{prefix}cc.dead"):
+            await channel.exchange_delete(exchange)
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Mailbox:
+    """What a real SMTP server (aiosmtpd) received."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    # Scripted answers per recipient, used in order before the server accepts: {"a@x.org": ["451 later"]}
+    replies: dict[str, list[str]] = field(default_factory=dict)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):
+        for address in envelope.rcpt_tos:
+            if self.replies.get(address):
+                reply = self.replies[address].pop(0)
+                self.refused.append((address, reply))
+                return reply
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        msg.envelope_to = list(envelope.rcpt_tos)
+        self.messages.append(msg)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in m.envelope_to]
+
+    async def wait_for(self, address: str, count: int = 1, timeout: float = 20.0) -> list[EmailMessage]:
+        async def arrived():
+            found = self.to(address)
+            return found if len(found) >= count else None
+
+        return await eventually(arrived, timeout=timeout, message=f"{count} email(s) to {address}")
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def system(database_url, bus_prefix, smtp, log_dir):
+    """All five services as real processes, on free ports, with this run's database and bus prefix."""
+    ports = {name: free_port() for name in SERVICES}
+    env = {
+        "CC_DATABASE_URL": database_url,
+        "CC_AMQP_URL": AMQP_URL,
+        "CC_BUS_PREFIX": bus_prefix,
+        "CC_SMTP_HOST": "127.0.0.1",
+        "CC_SMTP_PORT": str(smtp.port),
+        "CC_LOG_FORMAT": "json",
+        "CC_DELIVERY_BACKOFF_SECONDS": "0.2",
+        "CC_OUTBOX_POLL_SECONDS": "0.5",
+    }
+    system = System(env=env, ports=ports, log_dir=log_dir)
+    system.start_all()
+    try:
+        system.wait_ready(timeout=60)
+        yield system
+    finally:
+        system.stop_all()
+
+
+@pytest.fixture(scope="session")
+async def gateway(system):
+    async with aiohttp.ClientSession(base_url=system.processes["gateway"].url) as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+async def db(database_url):
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def amqp():
+    connection = await aio_pika.connect(AMQP_URL)
+    yield connection
+    await connection.close()

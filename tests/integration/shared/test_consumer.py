@@ -1,0 +1,124 @@
+import asyncio
+import uuid
+
+import aio_pika
+
+from shared.consumer import Consumer
+from shared.db import UnitOfWork
+from shared.events import Envelope
+from tests.conftest import eventually
+from tests.integration.shared.events import Pinged
+
+
+async def publish(bus, body: bytes, routing_key: str = Pinged.routing_key) -> None:
+    await bus.exchange.publish(
+        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=routing_key
+    )
+
+
+def pinged(n: int) -> Envelope:
+    return Envelope.wrap(Pinged(n=n), producer="test", correlation_id="c")
+
+
+async def dead_letters(bus, settings) -> list[bytes]:
+    queue = await bus.channel.declare_queue(settings.dead_letter_queue_name, passive=True)
+    found = []
+    while (message := await queue.get(fail=False, no_ack=True)) is not None:
+        found.append(message.body)
+    return found
+
+
+async def test_each_event_is_applied_once_however_often_it_arrives(service):
+    settings, pool, bus = service
+    applied: list[int] = []
+
+    async def record(event: Pinged, uow: UnitOfWork) -> None:
+        applied.append(event.n)
+
+    consumer = Consumer(settings, pool, bus, {Pinged: [record]})
+    await consumer.start()
+    try:
+        envelope = pinged(7)
+        for _ in range(3):
+            await publish(bus, envelope.model_dump_json().encode())
+        await eventually(
+            lambda: pool.fetchval("SELECT count(*) = 1 FROM inbox WHERE event_id = $1", envelope.id), timeout=5
+        )
+        await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
+    assert applied == [7]
+
+
+async def test_a_failing_handler_is_retried_and_its_effect_commits_once(service):
+    settings, pool, bus = service
+    calls: list[int] = []
+    await pool.execute("CREATE TABLE effects (n int)")
+
+    async def flaky(event: Pinged, uow: UnitOfWork) -> None:
+        calls.append(event.n)
+        await uow.conn.execute("INSERT INTO effects VALUES ($1)", event.n)
+        if len(calls) < 3:
+            raise ConnectionError("a dependency is briefly down")
+
+    consumer = Consumer(settings, pool, bus, {Pinged: [flaky]})
+    await consumer.start()
+    try:
+        await publish(bus, pinged(1).model_dump_json().encode())
+        await eventually(lambda: asyncio.sleep(0, len(calls) == 3), timeout=10)
+        await asyncio.sleep(0.3)
+    finally:
+        await consumer.stop()
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 1  # the failed attempts rolled back
+    assert await dead_letters(bus, settings) == []
+
+
+async def test_a_handler_that_always_fails_is_dead_lettered_after_the_delivery_limit(service):
+    settings, pool, bus = service
+    calls = 0
+
+    async def broken(event: Pinged, uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("bug")
+
+    consumer = Consumer(settings, pool, bus, {Pinged: [broken]})
+    await consumer.start()
+    try:
+        envelope = pinged(1)
+        await publish(bus, envelope.model_dump_json().encode())
+        dead = await eventually(lambda: dead_letters(bus, settings), timeout=15)
+    finally:
+        await consumer.stop()
+    assert [Envelope.model_validate_json(b).id for b in dead] == [envelope.id]
+    # The quorum queue's delivery limit: the first delivery plus `delivery_limit` redeliveries.
+    assert calls == settings.delivery_limit + 1
+
+
+async def test_poison_messages_go_straight_to_the_dead_letter_queue_and_the_rest_flow(service):
+    settings, pool, bus = service
+    applied: list[int] = []
+
+    async def record(event: Pinged, uow: UnitOfWork) -> None:
+        applied.append(event.n)
+
+    consumer = Consumer(settings, pool, bus, {Pinged: [record]})
+    await consumer.start()
+    poison = [b"not json at all", b'{"id": "x"}', pinged(0).model_copy(update={"payload": {"n": "NaN"}}).model_dump_json().encode()]
+    try:
+        for n in range(10):
+            await publish(bus, pinged(n).model_dump_json().encode())
+            if n < len(poison):
+                await publish(bus, poison[n])
+        await eventually(lambda: asyncio.sleep(0, len(applied) == 10), timeout=10)
+        dead: list[bytes] = []
+
+        async def all_dead():
+            dead.extend(await dead_letters(bus, settings))
+            return len(dead) >= len(poison)
+
+        await eventually(all_dead, timeout=5)
+    finally:
+        await consumer.stop()
+    assert sorted(applied) == list(range(10))
+    assert sorted(dead) == sorted(poison)

@@ -1,0 +1,87 @@
+import asyncio
+import json
+import uuid
+
+import aio_pika
+import pytest
+
+from shared.bus import Unroutable
+from shared.db import unit_of_work
+from shared.outbox import OutboxRelay
+from tests.conftest import eventually
+from tests.integration.shared.events import Pinged, Unheard
+
+
+async def listen(bus, routing_key: str):
+    """A private exclusive queue bound to one routing key; returns it and the list it fills."""
+    queue = await bus.channel.declare_queue(exclusive=True)
+    await queue.bind(bus.exchange, routing_key=routing_key)
+    received: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def on_message(message):
+        async with message.process():
+            received.append(message)
+
+    await queue.consume(on_message)
+    return queue, received
+
+
+async def test_committed_events_are_published_and_rolled_back_ones_are_not(service):
+    settings, pool, bus = service
+    _, received = await listen(bus, Pinged.routing_key)
+    relay = OutboxRelay(settings, pool, bus, settings.service)
+    relay.start()
+    try:
+        async with unit_of_work(pool, producer="t", correlation_id="corr-ok") as uow:
+            await uow.publish(Pinged(n=1))
+            await uow.publish(Pinged(n=2))
+        with pytest.raises(RuntimeError):
+            async with unit_of_work(pool, producer="t", correlation_id="corr-rolled-back") as uow:
+                await uow.publish(Pinged(n=3))
+                raise RuntimeError("the effect failed")
+        await eventually(lambda: asyncio.sleep(0, len(received) >= 2), timeout=5)
+        await asyncio.sleep(0.5)
+    finally:
+        await relay.stop()
+    bodies = [json.loads(m.body) for m in received]
+    assert sorted(b["payload"]["n"] for b in bodies) == [1, 2]
+    assert {b["correlation_id"] for b in bodies} == {"corr-ok"}
+    assert all(m.delivery_mode == aio_pika.DeliveryMode.PERSISTENT for m in received)
+    assert all(m.message_id == b["id"] for m, b in zip(received, bodies))
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_rows_committed_while_no_relay_ran_are_published_when_it_starts(service):
+    settings, pool, bus = service
+    _, received = await listen(bus, Pinged.routing_key)
+    for n in range(250):  # more than one batch
+        async with unit_of_work(pool, producer="t", correlation_id="c") as uow:
+            await uow.publish(Pinged(n=n))
+    relay = OutboxRelay(settings, pool, bus, settings.service)
+    relay.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, len(received) == 250), timeout=10)
+    finally:
+        await relay.stop()
+    assert sorted(json.loads(m.body)["payload"]["n"] for m in received) == list(range(250))
+
+
+async def test_an_unroutable_event_raises_and_stays_in_the_outbox(service):
+    settings, pool, bus = service
+    with pytest.raises(Unroutable):
+        await bus.publish(Unheard.routing_key, b"{}", message_id=str(uuid.uuid4()), correlation_id="c")
+
+    relay = OutboxRelay(settings, pool, bus, settings.service)
+    relay.start()
+    try:
+        async with unit_of_work(pool, producer="t", correlation_id="c") as uow:
+            await uow.publish(Unheard(n=1))
+
+        async def retried():
+            return await pool.fetchrow("SELECT attempts, last_error FROM outbox WHERE attempts > 0")
+
+        row = await eventually(retried, timeout=5)
+    finally:
+        await relay.stop()
+    assert row["last_error"] == "unroutable"
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
