@@ -12,14 +12,15 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (next_attempt_at, seq);
 
--- Wake the relay on commit (NOTIFY is delivered only when the transaction commits).
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Wakes a worker on commit (NOTIFY is delivered only when the transaction commits): the channel is
+-- <schema>_<table>, e.g. auth_outbox. Services use it for their own work queues too.
+CREATE FUNCTION notify_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_outbox', '');
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_' || TG_TABLE_NAME, '');
     RETURN NULL;
 END $$;
 CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_on_insert();
 
 CREATE TABLE inbox (
     event_id     uuid NOT NULL,

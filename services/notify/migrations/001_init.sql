@@ -36,10 +36,5 @@ CREATE TABLE outgoing (
     mime       bytea NOT NULL
 );
 
-CREATE FUNCTION outgoing_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_outgoing', '');
-    RETURN NULL;
-END $$;
 CREATE TRIGGER outgoing_inserted AFTER INSERT ON outgoing
-    FOR EACH STATEMENT EXECUTE FUNCTION outgoing_notify();
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_on_insert();

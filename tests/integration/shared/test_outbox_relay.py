@@ -85,3 +85,21 @@ async def test_an_unroutable_event_raises_and_stays_in_the_outbox(service):
         await relay.stop()
     assert row["last_error"] == "unroutable"
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_the_relay_is_woken_by_notify_not_by_polling(service):
+    settings, pool, bus = service
+    _, received = await listen(bus, Pinged.routing_key)
+    slow_poll = settings.model_copy(update={"outbox_poll_seconds": 60.0})
+    relay = OutboxRelay(slow_poll, pool, bus, settings.service)
+    relay.start()
+    try:
+        await asyncio.sleep(0.5)  # the relay is idle, listening
+        for n in range(3):
+            started = asyncio.get_running_loop().time()
+            async with unit_of_work(pool, producer="t", correlation_id="c") as uow:
+                await uow.publish(Pinged(n=n))
+            await eventually(lambda: asyncio.sleep(0, len(received) == n + 1), timeout=2, interval=0.005)
+            assert asyncio.get_running_loop().time() - started < 1.0
+    finally:
+        await relay.stop()
