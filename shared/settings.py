@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     # Where people reach the system: links in emails point here.
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: float = 10.0
+    # Access tokens: auth signs them, the gateway verifies them.
+    jwt_issuer: str = "customer-center"
+    jwt_audience: str = "customer-center"
     outbox_batch: int = 200
     outbox_poll_seconds: float = 1.0
 

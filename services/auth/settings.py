@@ -12,5 +12,3 @@ class AuthSettings(ServiceSettings):
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
-    jwt_issuer: str = "customer-center"
-    jwt_audience: str = "customer-center"

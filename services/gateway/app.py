@@ -1,6 +1,7 @@
 from aiohttp import web
 
-from services.gateway.http import routes
+from services.gateway import api_auth, api_billing, api_membership, api_notify, http
+from services.gateway.identity import identity_caches
 from services.gateway.pages import security_headers
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import client_session
@@ -9,9 +10,13 @@ from shared.http import correlation_middleware, error_middleware
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
-    """The gateway has no database and no broker: it verifies and forwards."""
+    """The gateway has no database and no broker: it verifies and forwards.
+
+    Each area's routes live in their own module (``api_<service>.py``).
+    """
     app = web.Application(middlewares=[correlation_middleware, security_headers, error_middleware])
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(client_session)
-    app.add_routes(routes)
+    app.cleanup_ctx.extend([client_session, identity_caches])
+    for module in (http, api_auth, api_membership, api_billing, api_notify):
+        app.add_routes(module.routes)
     return app

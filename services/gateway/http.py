@@ -1,4 +1,4 @@
-"""The public API (first slice of API.md) and the pages that go with it."""
+"""The gateway's own routes: health, readiness and the pages that are not an area's."""
 
 import asyncio
 import json
@@ -6,31 +6,11 @@ import json
 from aiohttp import web
 
 from services.gateway.pages import render
-from services.gateway.upstream import call, forward
+from services.gateway.upstream import call
 from shared.app import SETTINGS
 from shared.errors import ServiceUnavailable
 
 routes = web.RouteTableDef()
-
-
-@routes.post("/api/register")
-async def register(request: web.Request) -> web.Response:
-    return await forward(request, "membership")
-
-
-@routes.post("/api/password/set")
-async def set_password(request: web.Request) -> web.Response:
-    return await forward(request, "auth")
-
-
-@routes.post("/api/login")
-async def login(request: web.Request) -> web.Response:
-    return await forward(request, "auth")
-
-
-@routes.get("/.well-known/jwks.json")
-async def jwks(request: web.Request) -> web.Response:
-    return await forward(request, "auth")
 
 
 @routes.get("/healthz")

@@ -14,7 +14,7 @@ log = get_logger("gateway.upstream")
 
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
 MAX_BODY = 64 * 1024
-_PASS_HEADERS = ("Retry-After", "Cache-Control")
+_PASS_HEADERS = ("Retry-After", "Cache-Control", "Location")
 
 
 async def client_session(app: web.Application):
@@ -27,10 +27,20 @@ async def client_session(app: web.Application):
     await app[CLIENT].close()
 
 
-async def call(request: web.Request, service: str, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, dict]:
+async def call(
+    request: web.Request,
+    service: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    identity: dict[str, str] | None = None,
+) -> tuple[int, bytes, dict]:
+    """Call a service with the request's correlation id and, when given, the caller's identity headers."""
     settings = request.app[SETTINGS]
     url = settings.upstreams()[service].rstrip("/") + path
     headers = {CORRELATION_HEADER: request["correlation_id"], "X-Forwarded-For": request.remote or ""}
+    if identity:
+        headers.update(identity)
     if body is not None:
         headers["Content-Type"] = "application/json"
     try:
@@ -46,11 +56,17 @@ async def call(request: web.Request, service: str, method: str, path: str, body:
         ) from None
 
 
-async def forward(request: web.Request, service: str, path: str | None = None) -> web.Response:
-    """Pass a JSON API call through to a service and its answer back, unchanged."""
+async def forward(
+    request: web.Request, service: str, path: str | None = None, identity: dict[str, str] | None = None
+) -> web.Response:
+    """Pass a JSON API call through to a service and its answer back, unchanged.
+
+    Only the body, the correlation id and the identity the gateway established travel upstream: a
+    client's own headers (``X-CC-*`` included) never do.
+    """
     body = await request.content.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
-    status, payload, headers = await call(request, service, request.method, path or request.path_qs, body)
+    status, payload, headers = await call(request, service, request.method, path or request.path_qs, body, identity)
     content_type = headers.pop("Content-Type").split(";")[0]
     return web.Response(body=payload, status=status, headers=headers, content_type=content_type)

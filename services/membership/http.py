@@ -1,5 +1,6 @@
 """Membership's HTTP API (reached through the gateway)."""
 
+import hashlib
 import uuid
 from datetime import datetime, timezone
 
@@ -7,11 +8,13 @@ from aiohttp import web
 
 from services.membership import repository as repo
 from services.membership.domain import EmailTaken, SiteNotFound, check_can_register
-from services.membership.schemas import RegisterRequest, RegisterResponse
+from services.membership.schemas import ApiKeyCheck, Me, Membership, RegisterRequest, RegisterResponse
 from shared.app import POOL
 from shared.db import unit_of_work
+from shared.errors import NotFound, Unauthorized
 from shared.events.membership import ContactCreated, Granted
 from shared.http import json_response, read_body
+from shared.identity import admin_site_of, contact_of
 from shared.logging import get_logger
 
 log = get_logger("membership.http")
@@ -74,4 +77,48 @@ async def register(request: web.Request) -> web.Response:
     log.info("contact.registered", contact_id=str(contact_id), site=site.slug, level_id=str(level_id))
     return json_response(
         RegisterResponse(contact_id=contact_id, site=site.slug, email=body.email, level=level.name), status=201
+    )
+
+
+@routes.post("/internal/api-keys/verify")
+async def verify_api_key(request: web.Request) -> web.Response:
+    """The gateway asks which site an admin API key belongs to (only its hash is stored)."""
+    body = await read_body(request, ApiKeyCheck)
+    async with request.app[POOL].acquire() as conn:
+        row = await repo.site_of_api_key(conn, hashlib.sha256(body.key.encode()).digest())
+    if row is None:
+        raise Unauthorized("The admin API key is not valid.")
+    return web.json_response({"site_id": str(row["site_id"]), "site": row["site_slug"]})
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    """The logged-in contact and their memberships (program, level, since, until)."""
+    who = contact_of(request)
+    async with request.app[POOL].acquire() as conn:
+        row = await repo.contact(conn, who.site_id, who.contact_id)
+        if row is None:
+            raise NotFound()
+        grants = await repo.memberships(conn, who.contact_id)
+    return json_response(
+        Me(
+            contact_id=row["id"],
+            email=row["email"],
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            memberships=[Membership(program=g["program"], level=g["level"], since=g["starts_at"], until=g["ends_at"]) for g in grants],
+        )
+    )
+
+
+@routes.get("/admin/api/site")
+async def site_settings(request: web.Request) -> web.Response:
+    """The admin key's site (the membership issue adds its settings and PATCH)."""
+    site_id = admin_site_of(request).site_id
+    async with request.app[POOL].acquire() as conn:
+        site = await repo.site_by_id(conn, site_id)
+    if site is None:
+        raise NotFound()
+    return web.json_response(
+        {"id": str(site.id), "slug": site.slug, "name": site.name, "registration_open": site.registration_open}
     )

@@ -15,6 +15,13 @@ async def site_by_slug(conn: asyncpg.Connection, slug: str) -> Site | None:
     return Site(**row) if row else None
 
 
+async def site_by_id(conn: asyncpg.Connection, site_id: UUID) -> Site | None:
+    row = await conn.fetchrow(
+        "SELECT id, slug, name, registration_open, default_level_id FROM sites WHERE id = $1", site_id
+    )
+    return Site(**row) if row else None
+
+
 async def level(conn: asyncpg.Connection, level_id: UUID) -> Level:
     row = await conn.fetchrow(
         "SELECT l.id, l.name, p.name AS program_name FROM levels l JOIN programs p ON p.id = l.program_id"
@@ -108,4 +115,29 @@ async def put_api_key(conn: asyncpg.Connection, *, key_id: UUID, site_id: UUID, 
         site_id,
         key_hash,
         label,
+    )
+
+
+async def site_of_api_key(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT s.id AS site_id, s.slug AS site_slug FROM api_keys k JOIN sites s ON s.id = k.site_id"
+        " WHERE k.key_hash = $1",
+        key_hash,
+    )
+
+
+async def contact(conn: asyncpg.Connection, site_id: UUID, contact_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, email, first_name, last_name, created_at FROM contacts WHERE id = $1 AND site_id = $2",
+        contact_id,
+        site_id,
+    )
+
+
+async def memberships(conn: asyncpg.Connection, contact_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT g.id, p.name AS program, l.name AS level, g.source, g.starts_at, g.ends_at"
+        " FROM grants g JOIN levels l ON l.id = g.level_id JOIN programs p ON p.id = l.program_id"
+        " WHERE g.contact_id = $1 ORDER BY g.starts_at, p.name",
+        contact_id,
     )

@@ -1,3 +1,4 @@
+from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -25,3 +26,22 @@ class RegisterResponse(BaseModel):
     email: str
     level: str
     message: str = "Registered. A welcome email with a link to set your password is on its way."
+
+
+class ApiKeyCheck(BaseModel):
+    key: str = Field(min_length=1, max_length=200)
+
+
+class Membership(BaseModel):
+    program: str
+    level: str
+    since: datetime
+    until: datetime | None
+
+
+class Me(BaseModel):
+    contact_id: UUID
+    email: str
+    first_name: str
+    last_name: str
+    memberships: list[Membership]

@@ -16,3 +16,27 @@ def welcome_fields(msg: EmailMessage) -> dict[str, str]:
         "text": text,
         "html": msg.get_body(("html",)).get_content(),
     }
+
+
+async def sign_up_and_log_in(gateway, smtp, **overrides) -> dict:
+    """A contact the way a person becomes one: register, follow the email's link, log in."""
+    from tests.factories import registration
+
+    body = registration(**overrides)
+    async with gateway.post("/api/register", json=body) as r:
+        assert r.status == 201, await r.text()
+        contact_id = (await r.json())["contact_id"]
+    fields = welcome_fields((await smtp.wait_for(body["email"]))[0])
+    password = "pass " + fields["token"][:12]
+    async with gateway.post("/api/password/set", json={"token": fields["token"], "new_password": password}) as r:
+        assert r.status == 200, await r.text()
+    async with gateway.post("/api/login", json={"site": body["site"], "username": body["email"], "password": password}) as r:
+        assert r.status == 200, await r.text()
+        tokens = await r.json()
+    return {
+        **body,
+        "contact_id": contact_id,
+        "password": password,
+        "tokens": tokens,
+        "auth": {"Authorization": f"Bearer {tokens['access_token']}"},
+    }

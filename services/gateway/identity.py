@@ -1,0 +1,126 @@
+"""Establishing who calls: access tokens verified locally against auth's JWKS (cached), admin API keys
+verified by membership (cached briefly). The services get the result as ``X-CC-*`` headers."""
+
+import asyncio
+import hashlib
+import json
+import time
+from uuid import UUID
+
+import jwt
+from aiohttp import web
+
+from services.gateway.upstream import call, forward
+from shared.app import SETTINGS
+from shared.errors import Unauthorized
+from shared.identity import AdminSite, Contact
+from shared.logging import get_logger
+
+log = get_logger("gateway.identity")
+
+KEYS = web.AppKey("jwks_cache", object)
+API_KEYS = web.AppKey("api_key_cache", dict)
+JWKS_TTL = 300.0
+JWKS_MIN_REFRESH = 5.0
+API_KEY_TTL = 60.0
+
+
+class JwksCache:
+    """Auth's public keys, refreshed every few minutes, or at once (rate-limited) for an unknown kid."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, jwt.PyJWK] = {}
+        self.fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def key(self, request: web.Request, kid: str) -> jwt.PyJWK | None:
+        now = time.monotonic()
+        stale = now - self.fetched_at > JWKS_TTL
+        if stale or (kid not in self.keys and now - self.fetched_at > JWKS_MIN_REFRESH):
+            async with self._lock:
+                if time.monotonic() - self.fetched_at > JWKS_MIN_REFRESH or stale:
+                    await self._refresh(request)
+        return self.keys.get(kid)
+
+    async def _refresh(self, request: web.Request) -> None:
+        status, payload, _ = await call(request, "auth", "GET", "/.well-known/jwks.json")
+        if status != 200:
+            log.warning("jwks.refresh_failed", status=status)
+            return
+        keys = {}
+        for jwk in json.loads(payload)["keys"]:
+            if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and "kid" in jwk:
+                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="EdDSA")
+        self.keys, self.fetched_at = keys, time.monotonic()
+
+
+async def identity_caches(app: web.Application):
+    app[KEYS] = JwksCache()
+    app[API_KEYS] = {}
+    yield
+
+
+async def authenticate_contact(request: web.Request) -> Contact:
+    """The contact behind ``Authorization: Bearer <access token>``; 401 for anything else."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Log in first: send 'Authorization: Bearer <access token>'.")
+    settings = request.app[SETTINGS]
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = await request.app[KEYS].key(request, kid) if isinstance(kid, str) else None
+        if key is None:
+            raise jwt.InvalidTokenError("unknown key id")
+        claims = jwt.decode(
+            token,
+            key.key,
+            algorithms=["EdDSA"],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+        return Contact(
+            contact_id=UUID(claims["sub"]),
+            site_id=UUID(claims["site"]),
+            login_id=UUID(claims["lid"]),
+            session_id=UUID(claims["sid"]),
+        )
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
+        log.info("token.refused", reason=type(exc).__name__)
+        raise Unauthorized("The access token is invalid or has expired.") from None
+
+
+async def authenticate_admin(request: web.Request) -> AdminSite:
+    """The site of ``X-Api-Key``: membership checks the key's hash; the answer is cached for a minute."""
+    key = request.headers.get("X-Api-Key", "")
+    if not key or len(key) > 200:
+        raise Unauthorized("An admin API key is required (X-Api-Key).")
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    cache: dict = request.app[API_KEYS]
+    hit = cache.get(digest)
+    if hit and time.monotonic() - hit[1] < API_KEY_TTL:
+        return hit[0]
+    status, payload, _ = await call(
+        request, "membership", "POST", "/internal/api-keys/verify", json.dumps({"key": key}).encode()
+    )
+    if status != 200:
+        cache.pop(digest, None)
+        raise Unauthorized("The admin API key is not valid.")
+    site = AdminSite(site_id=UUID(json.loads(payload)["site_id"]))
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[digest] = (site, time.monotonic())
+    return site
+
+
+async def forward_as_contact(request: web.Request, service: str, path: str | None = None) -> web.Response:
+    """A customer API call: verify the token, then forward with the contact's identity."""
+    contact = await authenticate_contact(request)
+    return await forward(request, service, path, contact.headers())
+
+
+async def forward_as_admin(request: web.Request, service: str, path: str | None = None) -> web.Response:
+    """An admin API call: verify the API key, then forward with the key's site."""
+    site = await authenticate_admin(request)
+    return await forward(request, service, path, site.headers())
