@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 
 from shared.bus import Bus
+from shared.client import http_client
 from shared.consumer import Consumer, Handlers
 from shared.db import create_pool, migrate
 from shared.http import correlation_middleware, error_middleware
@@ -42,6 +43,7 @@ def create_service_app(
     app.cleanup_ctx.append(_postgres(settings, service_dir))
     app.cleanup_ctx.append(_rabbitmq(settings))
     app.cleanup_ctx.append(_outbox_relay(settings))
+    app.cleanup_ctx.append(http_client)
     app.cleanup_ctx.extend(extra_contexts)
     if handlers:
         app.cleanup_ctx.append(_consumer(settings, handlers))

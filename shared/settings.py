@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
+    # Where each service's own HTTP API is, for the few synchronous questions one asks another.
+    auth_url: str = url_field("http://127.0.0.1:8081", "auth")
+    membership_url: str = url_field("http://127.0.0.1:8082", "membership")
+    billing_url: str = url_field("http://127.0.0.1:8083", "billing")
+    notify_url: str = url_field("http://127.0.0.1:8084", "notify")
     # Where people reach the system: links in emails point here.
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: float = 10.0
@@ -44,6 +49,14 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "customer-center"
     outbox_batch: int = 200
     outbox_poll_seconds: float = 1.0
+
+    def upstreams(self) -> dict[str, str]:
+        return {
+            "auth": self.auth_url,
+            "membership": self.membership_url,
+            "billing": self.billing_url,
+            "notify": self.notify_url,
+        }
 
     @property
     def exchange_name(self) -> str:

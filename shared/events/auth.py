@@ -10,7 +10,8 @@ class CredentialsIssued(Event):
     """A login exists and its owner must set a password: every merge field of the welcome email.
 
     String fields are not constrained here on purpose: notify's strict rendering is the last line
-    of defence and must be able to *hold* a message with a blank field rather than lose it.
+    of defence and must be able to *hold* a message with a blank field rather than lose it. Also
+    published by an admin's "resend credentials" (``resent=True``): a fresh link, the old ones dead.
     """
 
     routing_key = "auth.credentials.issued"
@@ -27,6 +28,7 @@ class CredentialsIssued(Event):
     username: str
     set_password_url: str
     expires_at: datetime
+    resent: bool = False
 
 
 class PasswordResetRequested(Event):
@@ -49,5 +51,23 @@ class UsernameChanged(Event):
     login_id: UUID
     contact_id: UUID
     site_id: UUID
+    site_name: str
+    email: str
+    first_name: str
     old_username: str
     new_username: str
+    changed_at: datetime
+
+
+class PasswordChanged(Event):
+    """So an account takeover is noticed: notify tells the owner."""
+
+    routing_key = "auth.password.changed"
+    version = 1
+    login_id: UUID
+    contact_id: UUID
+    site_id: UUID
+    site_name: str
+    email: str
+    first_name: str
+    changed_at: datetime

@@ -16,6 +16,8 @@ class ContactCreated(Event):
     email: str
     first_name: str
     last_name: str
+    # The site's registration defaults: the email sequences notify starts for this contact.
+    start_sequences: list[str] = []
 
 
 class Granted(Event):
@@ -40,10 +42,14 @@ class Granted(Event):
 
 
 class Revoked(Event):
+    """A grant ended (revoked by an admin, a suspended order, a cancelled subscription's period over)."""
+
     routing_key = "membership.revoked"
     version = 1
     grant_id: UUID
     contact_id: UUID
     site_id: UUID
     level_id: UUID
+    level_name: str
     reason: str
+    ended_at: datetime
