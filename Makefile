@@ -1,0 +1,46 @@
+# Customer Center. The two commands: `make run` (everything, in the foreground) and `make test`.
+# PostgreSQL and RabbitMQ are checked (and started or installed when local) by scripts/ensure-infra.sh.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: venv infra run test migrate seed clean
+
+run: venv infra
+	exec $(PY) -m scripts.run
+
+test: venv infra
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+migrate: venv infra
+	$(PY) -m services.cli migrate
+
+seed: venv infra
+	$(PY) -m services.cli seed-demo
+
+infra:
+	@bash scripts/ensure-infra.sh
+
+clean:
+	rm -rf var/
+
+# The virtualenv, reinstalled only when requirements.lock is newer than the stamp.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "Python 3.11 or newer is needed, '$(PYTHON)' is: $$($(PYTHON) -V 2>&1 || echo missing)."; \
+	  echo "Install it (Debian/Ubuntu: apt-get install python3 python3-venv), or run: make PYTHON=python3.11 ..."; \
+	  exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  pkg=python$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "The Python venv module is missing: installing $$pkg"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv $$pkg; \
+	  else \
+	    echo "The Python venv module is missing. Install it: sudo apt-get install python3-venv $$pkg"; exit 1; \
+	  fi; }
+	@test -x $(VENV)/bin/pip || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -r requirements.lock
+	@touch $@
