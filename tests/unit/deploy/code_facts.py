@@ -68,7 +68,16 @@ def all_env_names() -> set[str]:
     names = env_names(ServiceSettings)
     for name in code_services():
         names |= env_names(settings_class(name))
+    # Where the others find a pending service, by the convention every service follows
+    # (CC_<NAME>_URL); once it exists, the code must really read that name.
+    names |= {f"CC_{name.upper()}_URL" for name in PENDING if pending(name)}
     return names
+
+
+def url_env(name: str) -> str | None:
+    """The variable the others read to find this service, if any does."""
+    var = f"CC_{name.upper()}_URL"
+    return var if var in all_env_names() else None
 
 
 def get_routes(name: str) -> set[str]:

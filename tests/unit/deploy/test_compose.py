@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.unit.deploy.code_facts import ROOT, all_env_names, code_services, exists, pending, port
+from tests.unit.deploy.code_facts import ROOT, all_env_names, code_services, exists, pending, port, url_env
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 
@@ -52,5 +52,5 @@ def test_every_variable_compose_sets_is_a_setting_in_the_code():
     named = {key for s in ours for key in s.get("environment", {})}
     assert {n for n in named if n.startswith("CC_")} - all_env_names() - {"CC_DEMO_ADMIN_KEY"} == set()
     for name in code_services():
-        if f"CC_{name.upper()}_URL" in all_env_names() and name != "gateway":
-            assert services[name]["environment"][f"CC_{name.upper()}_URL"] == f"http://{name}:{port(name)}"
+        if url_env(name) and name != "gateway":
+            assert services[name]["environment"][url_env(name)] == f"http://{name}:{port(name)}", name
