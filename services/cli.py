@@ -1,9 +1,17 @@
-"""Operator commands: ``python -m services.cli migrate | seed-demo``."""
+"""Operator commands: ``python -m services.cli COMMAND`` (``--help`` lists them).
+
+Database and broker commands use the services' own settings (``CC_DATABASE_URL``, ``CC_AMQP_URL``,
+``CC_BUS_PREFIX``); admin API commands go through the gateway (``--gateway``, default
+``CC_GATEWAY_URL`` or ``CC_PUBLIC_URL``) with an admin key from ``CC_ADMIN_KEY`` (or ``--api-key``).
+"""
 
 import argparse
 import asyncio
+import json
+import os
 import secrets
 import sys
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -39,23 +47,145 @@ async def seed_demo(database_url: str, admin_key: str | None) -> str:
     return key
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+async def _on_schema(database_url: str, schema: str, work):
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+def _admin_api(args, settings):
+    from services.ops.admin_api import AdminApi
+
+    key = args.api_key or os.environ.get("CC_ADMIN_KEY")
+    if not key:
+        raise CommandError("an admin API key is needed: set CC_ADMIN_KEY (or pass --api-key)")
+    url = args.gateway or os.environ.get("CC_GATEWAY_URL") or settings.public_url
+    return AdminApi(url.rstrip("/"), key)
+
+
+class CommandError(Exception):
+    """A failure to report in one line, without a traceback."""
+
+
+def _print_json(answer) -> None:
+    print(json.dumps(answer, indent=2, sort_keys=True))
+
+
+def run_command(args, settings) -> int:
+    from services.ops import admin_keys, dead_letters, signing_keys
+    from services.ops.admin_api import AdminApiError
+
+    url = settings.database_url
+    command = args.command
+    try:
+        if command == "migrate":
+            asyncio.run(migrate_all(url))
+        elif command == "seed-demo":
+            key = asyncio.run(seed_demo(url, args.admin_key or os.environ.get("CC_DEMO_ADMIN_KEY")))
+            print(f"demo site seeded; admin API key: {key}")
+        elif command == "create-admin-key":
+            key_id, key = asyncio.run(_on_schema(
+                url, "membership", lambda c: admin_keys.create_admin_key(c, site_slug=args.site, label=args.label)
+            ))
+            print(f"admin key {key_id} for site {args.site} (shown once, only its hash is kept):\n{key}")
+        elif command == "list-admin-keys":
+            rows = asyncio.run(_on_schema(url, "membership", lambda c: admin_keys.list_admin_keys(c, site_slug=args.site)))
+            for row in rows:
+                print(f"{row['id']}  {row['site']:<16} {row['created_at']:%Y-%m-%d %H:%M}  {row['label']}")
+        elif command == "revoke-admin-key":
+            if not asyncio.run(_on_schema(url, "membership", lambda c: admin_keys.revoke_admin_key(c, args.key_id))):
+                raise CommandError(f"no admin key {args.key_id}")
+            print(f"admin key {args.key_id} revoked (the gateway refuses it within a minute)")
+        elif command == "rotate-signing-key":
+            kid = asyncio.run(_on_schema(url, "auth", signing_keys.rotate))
+            print(f"signing key {kid} added; restart auth so it signs with it"
+                  " (tokens signed with the older keys stay valid until they expire)")
+        elif command == "list-signing-keys":
+            for row in asyncio.run(_on_schema(url, "auth", signing_keys.keys)):
+                state = f"retired {row['retired_at']:%Y-%m-%d %H:%M}" if row["retired_at"] else "active"
+                print(f"{row['kid']}  created {row['created_at']:%Y-%m-%d %H:%M}  {state}")
+        elif command == "retire-signing-key":
+            asyncio.run(_on_schema(url, "auth", lambda c: signing_keys.retire(c, args.kid)))
+            print(f"signing key {args.kid} retired; restart auth so its JWKS no longer offers it")
+        elif command == "dead-letters" and args.action == "list":
+            letters = asyncio.run(dead_letters.list_dead_letters(settings, args.service, args.limit))
+            for d in letters:
+                print(f"{d.message_id}  {d.routing_key:<32} {d.reason:<9} x{d.deaths}  {d.first_death}  corr={d.correlation_id}")
+            print(f"{len(letters)} dead letter(s) in {settings.bus_prefix}{args.service}.events.dead")
+        elif command == "dead-letters" and args.action == "replay":
+            if not args.all and not args.ids:
+                raise CommandError("name the messages to replay (--id ID, repeatable) or pass --all")
+            replayed = asyncio.run(dead_letters.replay(settings, args.service, None if args.all else set(args.ids)))
+            for d in replayed:
+                print(f"replayed {d.message_id} ({d.routing_key})")
+            missing = set(args.ids or ()) - {d.message_id for d in replayed}
+            if missing:
+                raise CommandError(f"not in the dead-letter queue: {', '.join(sorted(missing))}")
+            print(f"{len(replayed)} message(s) replayed")
+        elif command == "billing-run":
+            _print_json(asyncio.run(_admin_api(args, settings).run_billing(args.as_of)))
+        elif command == "resend-credentials":
+            _print_json(asyncio.run(_admin_api(args, settings).resend_credentials(str(args.contact_id))))
+        elif command == "access":
+            _print_json(asyncio.run(_admin_api(args, settings).access(str(args.contact_id), args.page)))
+    except (CommandError, AdminApiError, admin_keys.SiteNotFound, signing_keys.CannotRetire, dead_letters.NoSuchQueue) as exc:
+        what = f"no site {exc}" if isinstance(exc, admin_keys.SiteNotFound) else str(exc)
+        print(f"error: {what}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("migrate", help="create the database if needed and apply every service's migrations")
     seed = sub.add_parser("seed-demo", help="create the demo site (idempotent); prints its admin API key")
     seed.add_argument("--admin-key", default=None, help="use this admin key (default: CC_DEMO_ADMIN_KEY or a new one)")
-    args = parser.parse_args(argv)
+
+    create = sub.add_parser("create-admin-key", help="a new admin API key for one site, printed once (stored hashed)")
+    create.add_argument("--site", required=True, help="the site's slug")
+    create.add_argument("--label", default="created with the CLI", help="what the key is for")
+    listing = sub.add_parser("list-admin-keys", help="admin keys (ids, sites, labels; never the keys)")
+    listing.add_argument("--site", default=None)
+    revoke = sub.add_parser("revoke-admin-key", help="delete an admin key by id")
+    revoke.add_argument("key_id", type=uuid.UUID)
+
+    sub.add_parser("rotate-signing-key", help="add a new JWT signing key (restart auth afterwards)")
+    sub.add_parser("list-signing-keys", help="JWT signing keys, newest first")
+    retire = sub.add_parser("retire-signing-key", help="stop publishing an old JWT signing key")
+    retire.add_argument("kid")
+
+    dead = sub.add_parser("dead-letters", help="list or replay a service's dead-lettered messages")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    dead_list = dead_sub.add_parser("list", help="show them; leaves them in place")
+    dead_replay = dead_sub.add_parser("replay", help="publish them again to the events exchange")
+    for p in (dead_list, dead_replay):
+        p.add_argument("--service", required=True, help="auth, membership, billing, notify, ...")
+    dead_list.add_argument("--limit", type=int, default=100)
+    dead_replay.add_argument("--id", dest="ids", action="append", help="a message id to replay (repeatable)")
+    dead_replay.add_argument("--all", action="store_true", help="replay every dead letter of the service")
+
+    billing = sub.add_parser("billing-run", help="run billing now (POST /admin/api/billing/run)")
+    billing.add_argument("--as-of", default=None, help="ISO date-time to bill as of (default: now)")
+    resend = sub.add_parser("resend-credentials", help="email a contact a fresh set-password link")
+    resend.add_argument("contact_id", type=uuid.UUID)
+    access = sub.add_parser("access", help="may a contact open a page, and why (or why not)")
+    access.add_argument("contact_id", type=uuid.UUID)
+    access.add_argument("--page", required=True, help="the page's path, e.g. /gold/lessons")
+    for p in (billing, resend, access):
+        p.add_argument("--gateway", default=None, help="the gateway's URL (default CC_GATEWAY_URL or CC_PUBLIC_URL)")
+        p.add_argument("--api-key", default=None, help="prefer CC_ADMIN_KEY: arguments show in the process list")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     settings = ServiceSettings(service="cli", log_format="console")
     configure_logging(settings)
-    if args.command == "migrate":
-        asyncio.run(migrate_all(settings.database_url))
-    elif args.command == "seed-demo":
-        import os
-
-        key = asyncio.run(seed_demo(settings.database_url, args.admin_key or os.environ.get("CC_DEMO_ADMIN_KEY")))
-        print(f"demo site seeded; admin API key: {key}")
-    return 0
+    return run_command(args, settings)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from shared.consumer import Consumer, Handlers
 from shared.db import create_pool, migrate
 from shared.http import correlation_middleware, error_middleware
 from shared.logging import get_logger
+from shared.metrics import instrument
 from shared.outbox import OutboxRelay
 
 log = get_logger("shared.app")
@@ -49,6 +50,7 @@ def create_service_app(
         app.cleanup_ctx.append(_consumer(settings, handlers))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    instrument(app, pool_of=lambda app: app[POOL])
     if routes is not None:
         app.add_routes(routes)
     return app

@@ -19,6 +19,7 @@ from shared.bus import Bus
 from shared.db import UnitOfWork, unit_of_work
 from shared.events import Envelope, Event, UnknownEventType
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
+from shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
 log = get_logger("shared.consumer")
 
@@ -88,6 +89,7 @@ class Consumer:
         except (ValidationError, UnknownEventType, PoisonMessage, UnicodeDecodeError) as exc:
             log.error("consumer.poison_message", routing_key=message.routing_key, error=_describe(exc))
             await message.reject(requeue=False)
+            _count(message, "dead_lettered", dead_reason="poison")
             return
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
@@ -99,10 +101,14 @@ class Consumer:
             await asyncio.sleep(min(self.settings.redelivery_backoff_seconds * 2**deliveries, 5.0))
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
+            # The broker dead-letters a message whose failed deliveries exceed its delivery limit.
+            at_limit = deliveries > self.settings.delivery_limit
+            _count(message, "dead_lettered" if at_limit else "retried", dead_reason="delivery_limit" if at_limit else None)
             return
         finally:
             clear_contextvars()
         await message.ack()
+        _count(message, "processed")
 
     async def _apply(self, handler: Handler, envelope: Envelope, event: Event) -> None:
         name = f"{handler.__module__}.{handler.__name__}"
@@ -117,6 +123,13 @@ class Consumer:
                 return
             await handler(event, uow)
         log.info("consumer.applied", handler=handler.__name__)
+
+
+def _count(message: AbstractIncomingMessage, outcome: str, dead_reason: str | None = None) -> None:
+    event_type = message.routing_key or "unknown"
+    EVENTS_CONSUMED.labels(event_type, outcome).inc()
+    if dead_reason is not None:
+        EVENTS_DEAD_LETTERED.labels(event_type, dead_reason).inc()
 
 
 def _describe(exc: Exception) -> str:

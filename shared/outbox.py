@@ -13,6 +13,7 @@ import asyncpg
 
 from shared.bus import Bus, Unroutable
 from shared.logging import get_logger
+from shared.metrics import EVENTS_PUBLISHED, EVENTS_UNROUTABLE
 from shared.worker import ListeningWorker
 
 log = get_logger("shared.outbox")
@@ -58,7 +59,10 @@ class OutboxRelay(ListeningWorker):
             if done:
                 await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", done)
             for row, result in zip(rows, results):
-                if isinstance(result, Unroutable):
+                if result is None:
+                    EVENTS_PUBLISHED.labels(row["routing_key"]).inc()
+                elif isinstance(result, Unroutable):
+                    EVENTS_UNROUTABLE.labels(row["routing_key"]).inc()
                     log.error("outbox.unroutable", event_id=str(row["event_id"]), routing_key=row["routing_key"])
                     await conn.execute(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = 'unroutable',"

@@ -7,6 +7,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import client_session
 from shared.app import SETTINGS
 from shared.http import correlation_middleware, error_middleware
+from shared.metrics import instrument
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
@@ -19,4 +20,5 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.extend([client_session, identity_caches])
     for module in (http, api_auth, api_membership, api_billing, api_notify):
         app.add_routes(module.routes)
+    instrument(app)
     return app
