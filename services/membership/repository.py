@@ -199,10 +199,11 @@ async def upsert_page(
         path,
         title,
     )
-    await conn.executemany(
-        "INSERT INTO page_levels (page_id, level_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(page_id, level_id) for level_id in level_ids],
-    )
+    if row is not None or await conn.fetchval("SELECT 1 FROM pages WHERE id = $1", page_id):
+        await conn.executemany(
+            "INSERT INTO page_levels (page_id, level_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            [(page_id, level_id) for level_id in level_ids],
+        )
     return row is not None
 
 

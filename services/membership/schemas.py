@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -211,6 +212,13 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def _redirect(value: str) -> str:
+    if value != "customer_center" and not re.fullmatch(r"/[^\s?#]{0,499}", value):
+        raise ValueError('expected "customer_center" or a page path such as /members')
+    return value
+
+
+Redirect = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_redirect)]
 Origin = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), AfterValidator(_origin)]
 
 
@@ -218,7 +226,7 @@ class SitePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_center_enabled: bool | None = None
     # "customer_center" or a page path.
-    post_login_redirect: Literal["customer_center"] | Path_ | None = None
+    post_login_redirect: Redirect | None = None
     registration_open: bool | None = None
     registration_defaults: RegistrationDefaults | None = None
     embed_origins: list[Origin] | None = Field(default=None, max_length=50)
