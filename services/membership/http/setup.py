@@ -6,7 +6,7 @@ import uuid
 from aiohttp import web
 
 from services.membership import repository as repo
-from services.membership.domain import NameTaken, UnknownLevel
+from services.membership.domain import NameTaken, UnknownLevel, check_redirect
 from services.membership.http.common import connection, path_id, work
 from services.membership.schemas import LevelCreate, PageCreate, PagePatch, ProgramCreate, RuleCreate
 from shared.errors import Conflict, InvalidRequest, NotFound
@@ -109,9 +109,14 @@ async def patch_page(request: web.Request) -> web.Response:
     page_id = path_id(request, "page_id")
     body = await read_body(request, PagePatch)
     async with work(request) as uow:
-        if await repo.page_of_site(uow.conn, site_id, page_id) is None:
+        page = await repo.page_of_site(uow.conn, site_id, page_id)
+        if page is None:
             raise NotFound("No such page.")
         level_ids = await _check_levels(uow.conn, site_id, body.level_ids) if body.level_ids is not None else None
+        site = await repo.site_by_id(uow.conn, site_id)
+        if level_ids is not None and site.post_login_redirect == page["path"]:
+            # The post-login page keeps opening for every level that can log in.
+            check_redirect(await repo.site_levels(uow.conn, site_id), page["path"], set(level_ids))
         await repo.update_page(uow.conn, page_id, title=body.title, level_ids=level_ids)
         [row] = await repo.pages(uow.conn, site_id, page_id)
     return web.json_response(_page(row))

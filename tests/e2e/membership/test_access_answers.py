@@ -38,6 +38,10 @@ async def test_wrong_level_on_the_redirect_page_is_refused_at_save_and_explained
     assert (await admin.ok("GET", "/admin/api/site"))["post_login_redirect"] == "customer_center"
 
     assert (await admin.ok("PATCH", "/admin/api/site", {"post_login_redirect": "/start"}))["post_login_redirect"] == "/start"
+    # Narrowing the post-login page's levels is refused the same way.
+    start = [p for p in (await admin.ok("GET", "/admin/api/pages"))["items"] if p["path"] == "/start"][0]
+    status, refused = await admin.call("PATCH", f"/admin/api/pages/{start['id']}", {"level_ids": [levels["premium"]]})
+    assert status == 422 and [lv["level"] for lv in refused["error"]["details"]["levels_lacking_access"]] == ["Basic"]
     # A level added later is not on the post-login page: its members cannot open where they land.
     trial = await admin.level(levels["program"], "Trial")
     member = await admin.contact(level_id=levels["basic"])
