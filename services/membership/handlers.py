@@ -11,14 +11,21 @@ log = get_logger("membership.handlers")
 
 
 async def grant_levels_on_first_payment(event: PaymentSucceeded, uow: UnitOfWork) -> None:
-    """The site's rules for the product grant their levels, once per (contact, rule)."""
+    """The site's rules for the product grant their levels: once per order, and not again while the
+    contact holds an open-ended grant from the same rule (a renewal or a redelivery adds nothing; a
+    purchase after the earlier grant ended grants anew)."""
     conn = uow.conn
     site = await repo.site_by_id(conn, event.site_id)
-    contact = await repo.contact(conn, event.site_id, event.contact_id) if site else None
+    # The contact's row lock serialises concurrent payments of one contact.
+    contact = await repo.contact(conn, event.site_id, event.contact_id, for_update=True) if site else None
     if contact is None:
         log.warning("payment.unknown_contact", contact_id=str(event.contact_id), site_id=str(event.site_id))
         return
+    ending = await repo.order_ending(conn, event.order_id)
     for rule in await repo.rules_for_product(conn, site.id, event.product_id):
+        if await repo.open_rule_grant(conn, rule["id"], contact["id"]):
+            log.info("rule.already_applied", rule_id=str(rule["id"]), contact_id=str(contact["id"]))
+            continue
         level = await repo.level(conn, rule["level_id"])
         grant_id = await grant_level(
             uow,
@@ -27,13 +34,24 @@ async def grant_levels_on_first_payment(event: PaymentSucceeded, uow: UnitOfWork
             level=level,
             source="rule",
             starts_at=event.paid_at,
+            ends_at=ending["ends_at"] if ending else None,
             rule_id=rule["id"],
             order_id=event.order_id,
         )
         if grant_id is None:
-            log.info("rule.already_applied", rule_id=str(rule["id"]), contact_id=str(contact["id"]))
-        else:
-            log.info("rule.granted", rule_id=str(rule["id"]), grant_id=str(grant_id), order_id=str(event.order_id))
+            log.info("rule.already_applied_to_order", rule_id=str(rule["id"]), order_id=str(event.order_id))
+            continue
+        if ending:  # billing ended the order before this payment reached us
+            await repo.end_grant(conn, grant_id, ends_at=ending["ends_at"], reason=ending["reason"])
+        log.info("rule.granted", rule_id=str(rule["id"]), grant_id=str(grant_id), order_id=str(event.order_id))
+
+
+async def end_order_grants(uow: UnitOfWork, *, site_id, contact: dict, order_id, ends_at, reason: str) -> None:
+    """The grants this order made end at ``ends_at``; remembered for a payment event still to come."""
+    await repo.record_order_ending(uow.conn, order_id=order_id, contact_id=contact["id"], ends_at=ends_at, reason=reason)
+    for grant in await repo.grants_of_order(uow.conn, contact["id"], order_id):
+        if grant.ends_at is None or grant.ends_at > ends_at:
+            await end_grant(uow, site_id=site_id, contact_id=contact["id"], grant=grant, ends_at=ends_at, reason=reason)
 
 
 async def end_access_at_period_end_on_cancellation(event: SubscriptionCancelled, uow: UnitOfWork) -> None:
@@ -45,11 +63,7 @@ async def end_access_at_period_end_on_cancellation(event: SubscriptionCancelled,
         log.warning("cancellation.unknown_contact", contact_id=str(event.contact_id), site_id=str(event.site_id))
         return
     reason = f"subscription cancelled by the {event.cancelled_by}" + (f" ({event.reason})" if event.reason else "")
-    for grant in await repo.grants_of_order(conn, contact["id"], event.order_id):
-        if grant.ends_at is None or grant.ends_at > event.access_ends_at:
-            await end_grant(
-                uow, site_id=site.id, contact_id=contact["id"], grant=grant, ends_at=event.access_ends_at, reason=reason
-            )
+    await end_order_grants(uow, site_id=site.id, contact=contact, order_id=event.order_id, ends_at=event.access_ends_at, reason=reason)
     facts = {"who": event.cancelled_by, "when": event.cancelled_at.isoformat(), "reason": event.reason}
     definitions = await repo.field_definitions(conn, site.id)
     values = {}
@@ -58,7 +72,7 @@ async def end_access_at_period_end_on_cancellation(event: SubscriptionCancelled,
             definition = definitions.get(name)
             try:
                 values[name] = field_value(definition, facts[fact]) if definition else facts[fact]
-            except ValueError:
+            except ValueError:  # a definition an admin changed to another type: keep the fact as text
                 values[name] = str(facts[fact])
     if values:
         await repo.update_contact(conn, contact["id"], {"fields": values})
@@ -67,21 +81,12 @@ async def end_access_at_period_end_on_cancellation(event: SubscriptionCancelled,
 
 async def end_access_on_suspension(event: OrderSuspended, uow: UnitOfWork) -> None:
     """Every retry failed: the order's grants end now."""
-    conn = uow.conn
-    contact = await repo.contact(conn, event.site_id, event.contact_id, for_update=True)
+    contact = await repo.contact(uow.conn, event.site_id, event.contact_id, for_update=True)
     if contact is None:
         log.warning("suspension.unknown_contact", contact_id=str(event.contact_id), site_id=str(event.site_id))
         return
-    for grant in await repo.grants_of_order(conn, contact["id"], event.order_id):
-        if grant.ends_at is None or grant.ends_at > event.suspended_at:
-            await end_grant(
-                uow,
-                site_id=event.site_id,
-                contact_id=contact["id"],
-                grant=grant,
-                ends_at=event.suspended_at,
-                reason=f"order suspended ({event.reason})" if event.reason else "order suspended",
-            )
+    reason = f"order suspended ({event.reason})" if event.reason else "order suspended"
+    await end_order_grants(uow, site_id=event.site_id, contact=contact, order_id=event.order_id, ends_at=event.suspended_at, reason=reason)
     log.info("suspension.applied", order_id=str(event.order_id), contact_id=str(contact["id"]))
 
 

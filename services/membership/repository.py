@@ -384,11 +384,11 @@ async def insert_grant(
     rule_id: UUID | None = None,
     order_id: UUID | None = None,
 ) -> bool:
-    """False when this rule already granted its level to this contact (at most once per rule)."""
+    """False when this rule already granted its level for this order."""
     row = await conn.fetchval(
         "INSERT INTO grants (id, contact_id, level_id, source, starts_at, ends_at, rule_id, order_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (rule_id, contact_id) WHERE rule_id IS NOT NULL DO NOTHING RETURNING 1",
+        " ON CONFLICT (rule_id, order_id) WHERE rule_id IS NOT NULL DO NOTHING RETURNING 1",
         grant_id,
         contact_id,
         level_id,
@@ -466,3 +466,26 @@ async def rules_for_product(conn: asyncpg.Connection, site_id: UUID, product_id:
     return await conn.fetch(
         "SELECT id, level_id FROM rules WHERE site_id = $1 AND product_id = $2 ORDER BY created_at", site_id, product_id
     )
+
+
+async def open_rule_grant(conn: asyncpg.Connection, rule_id: UUID, contact_id: UUID) -> UUID | None:
+    """A grant this rule made the contact that has no end: another purchase adds nothing."""
+    return await conn.fetchval(
+        "SELECT id FROM grants WHERE rule_id = $1 AND contact_id = $2 AND ends_at IS NULL LIMIT 1", rule_id, contact_id
+    )
+
+
+async def record_order_ending(conn: asyncpg.Connection, *, order_id: UUID, contact_id: UUID, ends_at: datetime, reason: str) -> None:
+    await conn.execute(
+        "INSERT INTO order_endings (order_id, contact_id, ends_at, reason) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (order_id) DO UPDATE SET ends_at = least(order_endings.ends_at, EXCLUDED.ends_at),"
+        " reason = CASE WHEN EXCLUDED.ends_at < order_endings.ends_at THEN EXCLUDED.reason ELSE order_endings.reason END",
+        order_id,
+        contact_id,
+        ends_at,
+        reason,
+    )
+
+
+async def order_ending(conn: asyncpg.Connection, order_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT ends_at, reason FROM order_endings WHERE order_id = $1", order_id)

@@ -37,13 +37,24 @@ CREATE TABLE rules (
 );
 CREATE INDEX rules_product ON rules (site_id, product_id);
 
--- A grant made by a rule remembers the rule (granted once per contact) and the order it came from
--- (so a cancellation or suspension ends the right grant).
+-- A grant made by a rule remembers the rule and the order it came from (so a cancellation or
+-- suspension ends the right grant). An order's payments grant a rule's level once.
 ALTER TABLE grants
     ADD COLUMN rule_id  uuid REFERENCES rules (id),
     ADD COLUMN order_id uuid;
-CREATE UNIQUE INDEX grants_once_per_rule ON grants (rule_id, contact_id) WHERE rule_id IS NOT NULL;
+CREATE UNIQUE INDEX grants_once_per_rule_and_order ON grants (rule_id, order_id) WHERE rule_id IS NOT NULL;
+CREATE INDEX grants_rule_contact ON grants (rule_id, contact_id) WHERE rule_id IS NOT NULL;
 CREATE INDEX grants_order ON grants (order_id) WHERE order_id IS NOT NULL;
+
+-- How billing said an order ended (cancelled or suspended), so a payment event that arrives after
+-- it (a redelivery out of order) still makes a grant that ends when it should.
+CREATE TABLE order_endings (
+    order_id   uuid PRIMARY KEY,
+    contact_id uuid NOT NULL REFERENCES contacts (id),
+    ends_at    timestamptz NOT NULL,
+    reason     text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
 -- The access check: a contact's grants of the levels that open a page, in one index probe.
 CREATE INDEX grants_contact_level ON grants (contact_id, level_id, starts_at, ends_at);
 CREATE INDEX page_levels_level ON page_levels (level_id);

@@ -114,3 +114,46 @@ async def test_a_completed_payment_plan_keeps_its_grant(new_site, amqp, bus_pref
     assert grant["ends_at"] is None
     later = await admin.access(contact["id"], page="/club/videos", as_of=at(datetime.now(timezone.utc) + timedelta(days=400)))
     assert not {"no_level_for_page", "grant_ended"} & {r["code"] for r in later["reasons"]}
+
+
+async def test_buying_again_after_the_paid_period_ended_grants_the_level_again(new_site, amqp, bus_prefix):
+    admin = await new_site()
+    product = await monthly_site(admin)
+    contact = await admin.contact()
+    first = payment_succeeded(
+        admin.site_id, contact["id"], product, paid_at=datetime.now(timezone.utc) - timedelta(days=40), period_days=30
+    )
+    await publish(amqp, bus_prefix, first)
+    await wait_for_grants(admin, contact["id"], 1)
+    await publish(amqp, bus_prefix, subscription_cancelled(first, reason="pause"))
+
+    async def ended():
+        [grant] = (await admin.ok("GET", f"/admin/api/contacts/{contact['id']}"))["grants"]
+        return grant["ends_at"]
+
+    await eventually(ended, message="the first grant ending")
+    gone = await admin.access(contact["id"], page="/club/videos")
+    assert "grant_ended" in {r["code"] for r in gone["reasons"]}
+
+    await publish(amqp, bus_prefix, payment_succeeded(admin.site_id, contact["id"], product))
+    grants = await wait_for_grants(admin, contact["id"], 2)
+    assert [g["ends_at"] is None for g in grants] == [False, True]
+    back = await admin.access(contact["id"], page="/club/videos")
+    assert not {"no_level_for_page", "grant_ended"} & {r["code"] for r in back["reasons"]}
+
+
+async def test_a_cancellation_that_arrives_before_its_payment_still_ends_the_grant(new_site, amqp, bus_prefix, db):
+    admin = await new_site()
+    product = await monthly_site(admin)
+    contact = await admin.contact()
+    paid = payment_succeeded(admin.site_id, contact["id"], product, period_days=30)
+    cancelled = await publish(amqp, bus_prefix, subscription_cancelled(paid, reason="changed my mind"))
+
+    async def consumed():
+        return await db.fetchval("SELECT 1 FROM membership.inbox WHERE event_id = $1", cancelled.id)
+
+    await eventually(consumed, message="the cancellation consumed")
+    await publish(amqp, bus_prefix, paid)
+    [grant] = await wait_for_grants(admin, contact["id"], 1)
+    assert datetime.fromisoformat(grant["ends_at"]) == paid.period_end
+    assert "changed my mind" in grant["ended_reason"]
