@@ -246,20 +246,19 @@ async def page_levels(conn: asyncpg.Connection, site_id: UUID, path: str) -> lis
     return [PageLevel(**r) for r in rows] or None
 
 
+CAN_OPEN = (
+    "SELECT EXISTS (SELECT 1 FROM pages pg JOIN page_levels pl ON pl.page_id = pg.id"
+    "               WHERE pg.site_id = $1 AND pg.path = $3) AS protected,"
+    "       EXISTS (SELECT 1 FROM pages pg JOIN page_levels pl ON pl.page_id = pg.id"
+    "               JOIN grants g ON g.contact_id = $2 AND g.level_id = pl.level_id"
+    "               WHERE pg.site_id = $1 AND pg.path = $3"
+    "                 AND g.starts_at <= $4 AND (g.ends_at IS NULL OR g.ends_at > $4)) AS allowed"
+)
+
+
 async def can_open(conn: asyncpg.Connection, site_id: UUID, contact_id: UUID, path: str, as_of: datetime) -> asyncpg.Record:
-    """One indexed query per protected page view: (protected, allowed)."""
-    return await conn.fetchrow(
-        "SELECT EXISTS (SELECT 1 FROM pages pg JOIN page_levels pl ON pl.page_id = pg.id"
-        "               WHERE pg.site_id = $1 AND pg.path = $3) AS protected,"
-        "       EXISTS (SELECT 1 FROM pages pg JOIN page_levels pl ON pl.page_id = pg.id"
-        "               JOIN grants g ON g.contact_id = $2 AND g.level_id = pl.level_id"
-        "               WHERE pg.site_id = $1 AND pg.path = $3"
-        "                 AND g.starts_at <= $4 AND (g.ends_at IS NULL OR g.ends_at > $4)) AS allowed",
-        site_id,
-        contact_id,
-        path,
-        as_of,
-    )
+    """One query on indexes per protected page view: (protected, allowed)."""
+    return await conn.fetchrow(CAN_OPEN, site_id, contact_id, path, as_of)
 
 
 # --- custom field definitions ------------------------------------------------------------------
