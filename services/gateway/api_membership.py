@@ -18,6 +18,31 @@ async def me(request: web.Request) -> web.Response:
     return await forward_as_contact(request, "membership")
 
 
-@routes.get("/admin/api/site")
-async def site(request: web.Request) -> web.Response:
+async def admin(request: web.Request) -> web.Response:
     return await forward_as_admin(request, "membership")
+
+
+# Admin: site settings, contacts, custom fields, programs, levels, pages, rules, grants, access answers.
+for method, path in (
+    ("GET", "/admin/api/site"),
+    ("PATCH", "/admin/api/site"),
+    ("POST", "/admin/api/contacts"),
+    ("GET", "/admin/api/contacts"),
+    ("GET", "/admin/api/contacts/{contact_id}"),
+    ("PATCH", "/admin/api/contacts/{contact_id}"),
+    ("GET", "/admin/api/contacts/{contact_id}/access"),
+    ("POST", "/admin/api/contacts/{contact_id}/grants"),
+    ("DELETE", "/admin/api/contacts/{contact_id}/grants/{grant_id}"),
+    ("POST", "/admin/api/fields"),
+    ("GET", "/admin/api/fields"),
+    ("POST", "/admin/api/programs"),
+    ("GET", "/admin/api/programs"),
+    ("POST", "/admin/api/levels"),
+    ("GET", "/admin/api/levels"),
+    ("POST", "/admin/api/pages"),
+    ("GET", "/admin/api/pages"),
+    ("PATCH", "/admin/api/pages/{page_id}"),
+    ("POST", "/admin/api/rules"),
+    ("GET", "/admin/api/rules"),
+):
+    routes.route(method, path)(admin)

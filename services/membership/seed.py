@@ -41,3 +41,18 @@ async def seed_demo(conn: asyncpg.Connection, *, admin_key: str) -> None:
             key_hash=hashlib.sha256(admin_key.encode()).digest(),
             label="demo (make run)",
         )
+
+
+async def seed_site(conn: asyncpg.Connection, *, slug: str, name: str, admin_key: str) -> uuid.UUID:
+    """An empty site with an admin API key (programs, levels and pages come through the admin API)."""
+    site_id = uuid.uuid5(DEMO, f"site:{slug}")
+    async with conn.transaction():
+        await repo.upsert_site(conn, site_id=site_id, slug=slug, name=name)
+        await repo.put_api_key(
+            conn,
+            key_id=uuid.uuid5(DEMO, f"api-key:{slug}"),
+            site_id=site_id,
+            key_hash=hashlib.sha256(admin_key.encode()).digest(),
+            label=slug,
+        )
+    return site_id

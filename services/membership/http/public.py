@@ -1,4 +1,4 @@
-"""Membership's HTTP API (reached through the gateway)."""
+"""Registration, the contact's own view, and the gateway's admin key check."""
 
 import hashlib
 import uuid
@@ -8,13 +8,13 @@ from aiohttp import web
 
 from services.membership import repository as repo
 from services.membership.domain import EmailTaken, SiteNotFound, check_can_register
+from services.membership.grants import grant_level
+from services.membership.http.common import connection, work
 from services.membership.schemas import ApiKeyCheck, Me, Membership, RegisterRequest, RegisterResponse
-from shared.app import POOL
-from shared.db import unit_of_work
 from shared.errors import NotFound, Unauthorized
-from shared.events.membership import ContactCreated, Granted
+from shared.events.membership import ContactCreated
 from shared.http import json_response, read_body
-from shared.identity import admin_site_of, contact_of
+from shared.identity import contact_of
 from shared.logging import get_logger
 
 log = get_logger("membership.http")
@@ -23,13 +23,11 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/register")
 async def register(request: web.Request) -> web.Response:
-    """A new contact on a site gets the site's default level; the welcome email follows by events."""
+    """A new contact gets the site's registration defaults (level, tags, sequences); the welcome email follows by events."""
     body = await read_body(request, RegisterRequest)
-    contact_id, grant_id = uuid.uuid4(), uuid.uuid4()
+    contact_id = uuid.uuid4()
     now = datetime.now(timezone.utc)
-    async with unit_of_work(
-        request.app[POOL], producer="membership", correlation_id=request["correlation_id"]
-    ) as uow:
+    async with work(request) as uow:
         site = await repo.site_by_slug(uow.conn, body.site)
         if site is None:
             raise SiteNotFound()
@@ -41,12 +39,11 @@ async def register(request: web.Request) -> web.Response:
             email=body.email,
             first_name=body.first_name,
             last_name=body.last_name,
+            tags=list(site.registration_tags),
         ):
             raise EmailTaken()
+        contact = await repo.contact(uow.conn, site.id, contact_id)
         level = await repo.level(uow.conn, level_id)
-        await repo.insert_grant(
-            uow.conn, grant_id=grant_id, contact_id=contact_id, level_id=level_id, source="registration", starts_at=now
-        )
         await uow.publish(
             ContactCreated(
                 contact_id=contact_id,
@@ -55,25 +52,10 @@ async def register(request: web.Request) -> web.Response:
                 email=body.email,
                 first_name=body.first_name,
                 last_name=body.last_name,
+                start_sequences=list(site.registration_sequences),
             )
         )
-        await uow.publish(
-            Granted(
-                grant_id=grant_id,
-                contact_id=contact_id,
-                site_id=site.id,
-                site_slug=site.slug,
-                site_name=site.name,
-                program_name=level.program_name,
-                level_id=level.id,
-                level_name=level.name,
-                email=body.email,
-                first_name=body.first_name,
-                last_name=body.last_name,
-                source="registration",
-                starts_at=now,
-            )
-        )
+        await grant_level(uow, site=site, contact=contact, level=level, source="registration", starts_at=now)
     log.info("contact.registered", contact_id=str(contact_id), site=site.slug, level_id=str(level_id))
     return json_response(
         RegisterResponse(contact_id=contact_id, site=site.slug, email=body.email, level=level.name), status=201
@@ -84,7 +66,7 @@ async def register(request: web.Request) -> web.Response:
 async def verify_api_key(request: web.Request) -> web.Response:
     """The gateway asks which site an admin API key belongs to (only its hash is stored)."""
     body = await read_body(request, ApiKeyCheck)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request) as conn:
         row = await repo.site_of_api_key(conn, hashlib.sha256(body.key.encode()).digest())
     if row is None:
         raise Unauthorized("The admin API key is not valid.")
@@ -95,7 +77,7 @@ async def verify_api_key(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     """The logged-in contact and their memberships (program, level, since, until)."""
     who = contact_of(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request) as conn:
         row = await repo.contact(conn, who.site_id, who.contact_id)
         if row is None:
             raise NotFound()
@@ -108,17 +90,4 @@ async def me(request: web.Request) -> web.Response:
             last_name=row["last_name"],
             memberships=[Membership(program=g["program"], level=g["level"], since=g["starts_at"], until=g["ends_at"]) for g in grants],
         )
-    )
-
-
-@routes.get("/admin/api/site")
-async def site_settings(request: web.Request) -> web.Response:
-    """The admin key's site (the membership issue adds its settings and PATCH)."""
-    site_id = admin_site_of(request).site_id
-    async with request.app[POOL].acquire() as conn:
-        site = await repo.site_by_id(conn, site_id)
-    if site is None:
-        raise NotFound()
-    return web.json_response(
-        {"id": str(site.id), "slug": site.slug, "name": site.name, "registration_open": site.registration_open}
     )
