@@ -4,22 +4,31 @@ from aiohttp import web
 
 from services.notify.delivery import Delivery
 from services.notify.handlers import make_handlers
+from services.notify.http import routes
+from services.notify.sequences import SequenceScheduler
 from services.notify.settings import NotifySettings
+from services.notify.webhooks.delivery import WebhookDelivery
 from shared.app import POOL, create_service_app
 
 DELIVERY = web.AppKey("delivery", Delivery)
+WEBHOOKS = web.AppKey("webhooks", WebhookDelivery)
+SEQUENCES = web.AppKey("sequences", SequenceScheduler)
 
 
 def create_app(settings: NotifySettings) -> web.Application:
-    async def delivery(app: web.Application):
-        app[DELIVERY] = Delivery(settings, app[POOL])
-        app[DELIVERY].start()
-        yield
-        await app[DELIVERY].stop()
+    def worker(key, cls):
+        async def ctx(app: web.Application):
+            app[key] = cls(settings, app[POOL])
+            app[key].start()
+            yield
+            await app[key].stop()
+
+        return ctx
 
     return create_service_app(
         settings,
         service_dir=Path(__file__).parent,
+        routes=routes,
         handlers=make_handlers(settings),
-        extra_contexts=[delivery],
+        extra_contexts=[worker(DELIVERY, Delivery), worker(WEBHOOKS, WebhookDelivery), worker(SEQUENCES, SequenceScheduler)],
     )
