@@ -11,7 +11,7 @@ from shared.events import Envelope, Event
 from shared.events.auth import CredentialsIssued
 from shared.events.membership import ContactCreated
 from tests.conftest import ADMIN_KEY, eventually
-from tests.factories import unique_email
+from tests.factories import registration, unique_email
 
 ADMIN = {"X-Api-Key": ADMIN_KEY}
 
@@ -93,10 +93,15 @@ async def school(system, amqp, bus_prefix, db):
 
 
 @pytest.fixture(scope="session")
-async def demo_site(gateway):
+async def demo_site(gateway, smtp):
+    """The demo site, after one real registration (so notify learned its name from the events)."""
     async with gateway.get("/admin/api/site", headers=ADMIN) as r:
         assert r.status == 200, await r.text()
         body = await r.json()
+    address = unique_email("demo")
+    async with gateway.post("/api/register", json=registration(address)) as r:
+        assert r.status == 201, await r.text()
+    await smtp.wait_for(address)
     return {"id": uuid.UUID(body["id"]), "slug": body["slug"], "name": body["name"]}
 
 
