@@ -133,13 +133,14 @@ async def queue_for_contact(
     contact_id: UUID,
     fields: dict[str, object] | None = None,
     to: str | None = None,
+    sites=None,
     **kw,
 ) -> UUID:
     """An email to a contact: what notify stored about them and their site, then the event's own fields
     (which win: a blank in the event is held, never papered over)."""
     known = await repo.contact(uow.conn, contact_id, site_id)
     values: dict[str, object] = {
-        "site_name": await repo.site_name(uow.conn, site_id),
+        "site_name": await (sites.name(uow.conn, site_id) if sites is not None else repo.site_name(uow.conn, site_id)),
         "center_url": settings.public_url.rstrip("/") + "/center",
     }
     if known is not None:

@@ -8,6 +8,7 @@ from uuid import UUID
 from services.notify import repository as repo
 from services.notify.domain import format_date, format_money, format_time
 from services.notify.email import queue_for_contact
+from services.notify.sites import SiteNames
 from services.notify.webhooks.body import webhook_body
 from shared.consumer import AllEvents
 from shared.db import UnitOfWork
@@ -31,12 +32,19 @@ def delivery_id_for(endpoint_id: UUID, event_id: UUID) -> UUID:
     return uuid.uuid5(DELIVERY_NAMESPACE, f"{endpoint_id}:{event_id}")
 
 
-def make_handlers(settings):
+def make_handlers(settings, sites: SiteNames | None = None):
     public = settings.public_url.rstrip("/")
 
     def email(uow: UnitOfWork, template: str, event, *, to: str | None = None, **fields):
         return queue_for_contact(
-            uow, settings, template_name=template, site_id=event.site_id, contact_id=event.contact_id, to=to, fields=fields
+            uow,
+            settings,
+            template_name=template,
+            site_id=event.site_id,
+            contact_id=event.contact_id,
+            to=to,
+            fields=fields,
+            sites=sites,
         )
 
     async def remember_contact(event: ContactCreated, uow: UnitOfWork) -> None:

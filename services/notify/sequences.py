@@ -21,7 +21,16 @@ log = get_logger("notify.sequences")
 STEP_NAMESPACE = uuid.UUID("2b0f3d4e-9a61-4c1e-8f0a-73657175656e")
 
 
-async def run_due(pool, settings, *, as_of: datetime, site_id: UUID | None = None, correlation_id: str = "sequences", batch: int = 50) -> int:
+async def run_due(
+    pool,
+    settings,
+    *,
+    as_of: datetime,
+    site_id: UUID | None = None,
+    correlation_id: str = "sequences",
+    batch: int = 50,
+    sites=None,
+) -> int:
     """Send every step due by ``as_of``; the number of steps sent (or held)."""
     done = 0
     while True:
@@ -45,6 +54,7 @@ async def run_due(pool, settings, *, as_of: datetime, site_id: UUID | None = Non
                         key=uuid.uuid5(STEP_NAMESPACE, f"{row['id']}:{row['enrolled_at'].isoformat()}:{position}"),
                         enrolment_id=row["id"],
                         step=position,
+                        sites=sites,
                     )
                     done += 1
                     log.info("sequence.step_sent", enrolment_id=str(row["id"]), step=position)
@@ -64,9 +74,10 @@ class SequenceScheduler(ListeningWorker):
 
     name = "sequences"
 
-    def __init__(self, settings, pool) -> None:
+    def __init__(self, settings, pool, sites=None) -> None:
         super().__init__(settings, pool, "notify_enrolments", poll_seconds=settings.sequence_poll_seconds)
+        self.sites = sites
 
     async def work_once(self) -> bool:
-        await run_due(self.pool, self.settings, as_of=datetime.now(timezone.utc))
+        await run_due(self.pool, self.settings, as_of=datetime.now(timezone.utc), sites=self.sites)
         return False

@@ -9,6 +9,7 @@ from services.notify import repository as repo
 from services.notify.http.common import iso, path_id
 from services.notify.schemas import EnrolmentBody, RunBody, SequenceBody
 from services.notify.sequences import run_due
+from services.notify.sites import SITES
 from services.notify.templates import DEFAULTS
 from shared.app import POOL, SETTINGS
 from shared.errors import Conflict, InvalidRequest, NotFound
@@ -126,7 +127,12 @@ async def run_sequences(request: web.Request) -> web.Response:
     if as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=timezone.utc)
     sent = await run_due(
-        request.app[POOL], request.app[SETTINGS], as_of=as_of, site_id=site_id, correlation_id=request["correlation_id"]
+        request.app[POOL],
+        request.app[SETTINGS],
+        as_of=as_of,
+        site_id=site_id,
+        correlation_id=request["correlation_id"],
+        sites=request.app[SITES],
     )
     return web.json_response({"as_of": as_of.isoformat(), "steps_sent": sent})
 

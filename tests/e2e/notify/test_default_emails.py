@@ -16,6 +16,7 @@ from shared.events.billing import (
     PaymentSucceeded,
     SubscriptionCancelled,
 )
+from tests.conftest import eventually
 from tests.e2e.notify.conftest import credentials_issued, known_contact, publish
 
 PAID_AT = datetime(2030, 3, 5, 10, 30, tzinfo=timezone.utc)
@@ -108,5 +109,20 @@ async def test_each_default_email_arrives_from_its_event_with_every_merge_field_
         for value in expected(contact):
             assert value in part.replace("&amp;", "&"), (template, value, part)
         assert "{{" not in part and "None" not in part
-    row = await db.fetchrow("SELECT template, status FROM notify.messages WHERE event_id = $1", envelope.id)
-    assert dict(row) == {"template": template, "status": "sent"}
+    async def recorded():
+        row = await db.fetchrow("SELECT template, status FROM notify.messages WHERE event_id = $1", envelope.id)
+        return dict(row) if row and row["status"] != "queued" else None
+
+    assert await eventually(recorded, timeout=5) == {"template": template, "status": "sent"}
+
+
+async def test_a_receipt_for_a_site_no_event_named_yet_asks_membership_for_the_name(demo_site, amqp, bus_prefix, db, smtp):
+    """A payment can overtake the first grant of a site: the name comes from membership's API, not a blank."""
+    public = "http://unused"
+    make, producer, _ = cases(public)["payment_succeeded"]
+    contact = await known_contact(amqp, bus_prefix, db, demo_site, first_name="Eve")
+    await db.execute("DELETE FROM notify.sites WHERE id = $1", demo_site["id"])
+    await publish(amqp, bus_prefix, make(contact, demo_site), producer=producer)
+    [msg] = await smtp.wait_for(contact["email"])
+    assert demo_site["name"] in msg["Subject"] and demo_site["name"] in msg.get_body(("plain",)).get_content()
+    assert await db.fetchval("SELECT name FROM notify.sites WHERE id = $1", demo_site["id"]) == demo_site["name"]

@@ -124,3 +124,16 @@ async def test_a_sequence_naming_a_missing_template_is_refused(gateway):
     async with gateway.post("/admin/api/sequences", json=body, headers=ADMIN) as r:
         assert r.status == 422
         assert "steps.0.template" in (await r.json())["error"]["details"]["fields"]
+
+
+async def test_the_scheduled_loop_sends_a_step_due_now_without_a_run(gateway, demo_site, amqp, bus_prefix, db, smtp):
+    tag = uuid.uuid4().hex[:6]
+    body = {"subject": f"Right away {tag}", "text": "Hi {{ first_name }}\n", "html": "<p>Hi {{ first_name }}</p>"}
+    async with gateway.put(f"/admin/api/templates/now-{tag}", json=body, headers=ADMIN) as r:
+        assert r.status == 200, await r.text()
+    sequence = {"name": f"now-{tag}", "steps": [{"template": f"now-{tag}", "delay_seconds": 0}, {"template": f"now-{tag}", "delay_seconds": 7 * DAY}]}
+    async with gateway.post("/admin/api/sequences", json=sequence, headers=ADMIN) as r:
+        assert r.status == 201
+    contact = await known_contact(amqp, bus_prefix, db, demo_site, start_sequences=[f"now-{tag}"])
+    [msg] = await smtp.wait_for(contact["email"])
+    assert msg["Subject"] == f"Right away {tag}"

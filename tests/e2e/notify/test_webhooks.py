@@ -119,3 +119,39 @@ async def test_webhook_admin_api_refuses_unknown_event_types_and_other_sites_end
         assert "billing.nothing" in json.dumps((await r.json())["error"]["details"])
     async with gateway.get(f"/admin/api/webhooks/{uuid.uuid4()}/deliveries", headers=ADMIN) as r:
         assert r.status == 404
+
+
+async def test_a_delivery_still_failing_after_a_day_stops_being_retried(gateway, demo_site, amqp, bus_prefix, db):
+    recv = Receiver(failures=10**6)
+    app = web.Application()
+    app.router.add_post("/hooks", recv.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with gateway.post(
+            "/admin/api/webhooks", json={"url": f"http://127.0.0.1:{port}/hooks", "event_types": ["billing.payment.succeeded"]}, headers=ADMIN
+        ) as r:
+            endpoint = await r.json()
+        envelope = await publish(amqp, bus_prefix, payment(demo_site["id"]), producer="billing")
+        await eventually(lambda: asyncio.sleep(0, len(recv.requests) >= 2), timeout=10, message="retries")
+        # A day passes (the retry window is measured from the first attempt).
+        await db.execute(
+            "UPDATE notify.webhook_deliveries SET window_start = now() - interval '25 hours' WHERE event_id = $1", envelope.id
+        )
+
+        async def failed():
+            async with gateway.get(f"/admin/api/webhooks/{endpoint['id']}/deliveries", headers=ADMIN) as r:
+                found = [d for d in (await r.json())["deliveries"] if d["event_id"] == str(envelope.id)]
+            return found[0] if found and found[0]["status"] == "failed" else None
+
+        delivery = await eventually(failed, timeout=15, message="the delivery to give up")
+        count = len(recv.requests)
+        await asyncio.sleep(1.5)
+        assert len(recv.requests) == count and delivery["next_attempt_at"] is None
+        assert all(a["status_code"] == 500 for a in delivery["attempts"])
+    finally:
+        async with gateway.delete(f"/admin/api/webhooks/{endpoint['id']}", headers=ADMIN):
+            pass
+        await runner.cleanup()
