@@ -9,7 +9,14 @@ from uuid import UUID
 import asyncpg
 
 from services.notify import repository as repo
-from services.notify.templates import CONTACT_FIELDS, DEFAULTS, MissingMergeFields, Template
+from services.notify.templates import (
+    CONTACT_FIELDS,
+    DEFAULTS,
+    InvalidTemplate,
+    MissingMergeFields,
+    Template,
+    UndeclaredMergeField,
+)
 from shared.db import UnitOfWork
 from shared.events.notify import EmailHeld
 from shared.logging import get_logger
@@ -92,12 +99,17 @@ async def queue_email(
     )
     try:
         template = await template_for(uow.conn, site_id, template_name)
+    except (InvalidTemplate, UndeclaredMergeField) as exc:  # a site's template this version cannot use
+        template, unusable = None, f"the site's template cannot be used: {exc}"
+    else:
+        unusable = f"no template named {template_name}"
+    try:
         if template is None:
-            raise LookupError(f"no template named {template_name}")
+            raise LookupError(unusable)
         if not to or "@" not in to:
             raise MissingMergeFields(["recipient address"])
         rendered = template.render(fields)
-    except Exception as exc:  # a missing field, no such template, or a site's template that fails
+    except Exception as exc:  # a missing field, no usable template, or a site's template that fails
         if isinstance(exc, (MissingMergeFields, LookupError)):
             reason = str(exc)
         else:

@@ -1,12 +1,12 @@
 """Request bodies of notify's admin API."""
 
 from datetime import datetime
+from email.utils import parseaddr
 from typing import Annotated
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
-from email.utils import parseaddr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.events import EVENT_TYPES

@@ -1,19 +1,17 @@
 """A site's templates (defaults, its own versions, its own templates) and its From / Reply-To."""
 
 from aiohttp import web
+from pydantic import TypeAdapter, ValidationError
 
 from services.notify import repository as repo
 from services.notify.email import sender_for
 from services.notify.http.common import iso
-from services.notify.schemas import EmailSettingsBody, TemplateBody
+from services.notify.schemas import EmailSettingsBody, TemplateBody, TemplateName
 from services.notify.templates import CONTACT_FIELDS, DEFAULTS, InvalidTemplate, Template, UndeclaredMergeField
 from shared.app import POOL, SETTINGS
 from shared.errors import InvalidRequest, NotFound
 from shared.http import read_body
 from shared.identity import admin_site_of
-from pydantic import TypeAdapter, ValidationError
-
-from services.notify.schemas import TemplateName
 
 routes = web.RouteTableDef()
 _NAME = TypeAdapter(TemplateName)
