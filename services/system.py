@@ -25,6 +25,7 @@ class Process:
     port: int
     log_path: Path | None
     popen: subprocess.Popen | None = None
+    service: str = ""  # the service it runs (a replica's name differs: "notify-2")
 
     @property
     def url(self) -> str:
@@ -58,12 +59,24 @@ class System:
         proc = self.processes.get(name) or Process(
             name, self.ports[name], self.log_dir / f"{name}.log" if self.log_dir else None
         )
+        return self._spawn(proc, stdout)
+
+    def start_replica(self, service: str, name: str, port: int, stdout=None) -> Process:
+        """Another process of ``service`` (e.g. a second notify worker) named ``name``, on its own port,
+        with the same environment; ``stop(name)`` stops it, ``stop_all`` too (first)."""
+        proc = self.processes.get(name) or Process(
+            name, port, self.log_dir / f"{name}.log" if self.log_dir else None, service=service
+        )
+        return self._spawn(proc, stdout, {f"CC_{service.upper()}_PORT": str(port)})
+
+    def _spawn(self, proc: Process, stdout=None, env: dict[str, str] | None = None) -> Process:
+        name = proc.name
         if stdout is None and proc.log_path is not None:
             stdout = open(proc.log_path, "ab")
         proc.popen = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
+            [sys.executable, "-m", f"services.{proc.service or name}"],
             cwd=ROOT,
-            env=self.service_env(),
+            env={**self.service_env(), **(env or {})},
             stdout=stdout,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in a terminal reaches the launcher, which stops them in order
@@ -104,8 +117,9 @@ class System:
             return proc.popen.wait()
 
     def stop_all(self, sig: int = signal.SIGTERM) -> None:
-        # The gateway first (no new requests), then producers before consumers.
-        for name in ("gateway", "membership", "billing", "auth", "notify"):
+        # Replicas, the gateway (no new requests), then producers before consumers.
+        replicas = [name for name in self.processes if name not in SERVICES]
+        for name in (*replicas, "gateway", "membership", "billing", "auth", "notify"):
             if name in self.processes:
                 self.stop(name, sig)
 

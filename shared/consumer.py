@@ -5,11 +5,15 @@ dead-letter queue), then for each handler of its type, in one transaction, claim
 in the inbox, run the handler, commit. Ack after every handler committed. A handler that fails is
 retried by redelivery (nack with requeue, after a short backoff); the quorum queue's delivery limit
 bounds the retries and then dead-letters the message.
+
+A handler mapped to ``AllEvents`` is subscribed to every event on the bus (the queue binds ``#``) and
+receives the ``Envelope`` itself, of any type, even one this service has no class for (notify's
+outgoing webhooks forward every event of a site).
 """
 
 import asyncio
 import contextlib
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, ClassVar, Mapping
 
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
@@ -24,7 +28,15 @@ from shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 log = get_logger("shared.consumer")
 
 Handler = Callable[[Event, UnitOfWork], Awaitable[None]]
-Handlers = Mapping[type[Event], list[Handler]]
+
+
+class AllEvents:
+    """Key of ``HANDLERS`` for handlers of every event: they get the ``Envelope``, not a typed event."""
+
+    routing_key: ClassVar[str] = "#"
+
+
+Handlers = Mapping[type[Event] | type[AllEvents], list[Handler]]
 
 
 class PoisonMessage(Exception):
@@ -47,17 +59,22 @@ class Consumer:
         self.pool = pool
         self.bus = bus
         self.by_key: dict[str, list[Handler]] = {}
+        self.every: list[Handler] = []
         for event_type, funcs in handlers.items():
-            self.by_key.setdefault(event_type.routing_key, []).extend(funcs)
+            if event_type is AllEvents:
+                self.every.extend(funcs)
+            else:
+                self.by_key.setdefault(event_type.routing_key, []).extend(funcs)
         self._queue = None
         self._tag: str | None = None
         self._inflight: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         await self.bus.channel.set_qos(prefetch_count=self.settings.prefetch)
-        self._queue = await self.bus.declare_service_queue(self.by_key)
+        keys = [*self.by_key, *([AllEvents.routing_key] if self.every else [])]
+        self._queue = await self.bus.declare_service_queue(keys)
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
-        log.info("consumer.started", queue=self.settings.queue_name, routing_keys=sorted(self.by_key))
+        log.info("consumer.started", queue=self.settings.queue_name, routing_keys=sorted(keys))
 
     async def stop(self) -> None:
         """Stop taking messages, finish the ones in hand (unacked ones return to the queue)."""
@@ -83,9 +100,13 @@ class Consumer:
             bind_contextvars(
                 correlation_id=envelope.correlation_id, event_id=str(envelope.id), event_type=envelope.type
             )
-            event = envelope.open()
-            for handler in self.by_key.get(envelope.type, []):
-                await self._apply(handler, envelope, event)
+            typed = self.by_key.get(envelope.type, [])
+            if typed or not self.every:
+                event = envelope.open()
+                for handler in typed:
+                    await self._apply(handler, envelope, event)
+            for handler in self.every:
+                await self._apply(handler, envelope, envelope)
         except (ValidationError, UnknownEventType, PoisonMessage, UnicodeDecodeError) as exc:
             log.error("consumer.poison_message", routing_key=message.routing_key, error=_describe(exc))
             await message.reject(requeue=False)

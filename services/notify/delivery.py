@@ -2,6 +2,7 @@
 
 Claims due messages with ``FOR UPDATE SKIP LOCKED`` (several notify workers never send the same
 message), sends them over SMTP while holding the claim, and records the outcome in the same
+transaction, with ``notify.email.sent`` / ``notify.email.held`` written to the outbox in that same
 transaction. 4xx answers and connection trouble are temporary; 5xx answers are permanent.
 """
 
@@ -11,6 +12,8 @@ from email.utils import parseaddr
 import aiosmtplib
 
 from services.notify import repository as repo
+from shared.db import UnitOfWork
+from shared.events.notify import EmailHeld, EmailSent
 from shared.logging import bind_contextvars, get_logger
 from shared.worker import ListeningWorker
 
@@ -46,17 +49,27 @@ class Delivery(ListeningWorker):
     async def _record(self, conn, row, result) -> None:
         message_id = str(row["id"])
         bind_contextvars(correlation_id=row["correlation_id"])
+        uow = UnitOfWork(conn, producer=self.settings.service, correlation_id=row["correlation_id"], causation_id=None)
+        about = dict(message_id=row["id"], site_id=row["site_id"], contact_id=row["contact_id"], template=row["template"])
         if result is None:
             await repo.mark_sent(conn, row["id"])
+            if row["site_id"] is not None:
+                await uow.publish(EmailSent(**about))
             log.info("email.sent", message_id=message_id)
         elif isinstance(result, PermanentFailure):
-            await repo.mark_held(conn, row["id"], f"rejected by the mail server: {result}")
+            reason = f"rejected by the mail server: {result}"
+            await repo.mark_held(conn, row["id"], reason)
+            if row["site_id"] is not None:
+                await uow.publish(EmailHeld(**about, reason=reason))
             log.warning("email.held", message_id=message_id, reason="permanent_failure")
         else:
             attempts = row["attempts"] + 1
             reason = f"temporary failure: {result}"
             if attempts >= self.settings.delivery_max_attempts:
-                await repo.mark_held(conn, row["id"], f"gave up after {attempts} attempts; last {reason}")
+                reason = f"gave up after {attempts} attempts; last {reason}"
+                await repo.mark_held(conn, row["id"], reason)
+                if row["site_id"] is not None:
+                    await uow.publish(EmailHeld(**about, reason=reason))
                 log.warning("email.held", message_id=message_id, reason="too_many_attempts")
             else:
                 delay = self.settings.delivery_backoff_seconds * 2 ** (attempts - 1)

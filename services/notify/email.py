@@ -1,13 +1,24 @@
-"""Queueing an email: render strictly, then either queue it for delivery or hold it with the reason."""
+"""Queueing an email: resolve the site's template and sender, render strictly, then either queue it
+for delivery or hold it with the reason (and say so on the bus, through the outbox)."""
 
 import uuid
 from email.message import EmailMessage
 from email.utils import formatdate
 from uuid import UUID
 
+import asyncpg
+
 from services.notify import repository as repo
-from services.notify.templates import MissingMergeFields, Template
+from services.notify.templates import (
+    CONTACT_FIELDS,
+    DEFAULTS,
+    InvalidTemplate,
+    MissingMergeFields,
+    Template,
+    UndeclaredMergeField,
+)
 from shared.db import UnitOfWork
+from shared.events.notify import EmailHeld
 from shared.logging import get_logger
 
 log = get_logger("notify.email")
@@ -19,10 +30,14 @@ def message_id_for(event_id: UUID, template: str) -> UUID:
     return uuid.uuid5(MESSAGE_NAMESPACE, f"{event_id}:{template}")
 
 
-def build_mime(*, message_id: UUID, sender: str, to: str, subject: str, text: str, html: str) -> bytes:
+def build_mime(
+    *, message_id: UUID, sender: str, to: str, subject: str, text: str, html: str, reply_to: str | None = None
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
+    if reply_to:
+        msg["Reply-To"] = reply_to
     msg["Subject"] = subject
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = f"<{message_id}@customer-center>"
@@ -31,38 +46,119 @@ def build_mime(*, message_id: UUID, sender: str, to: str, subject: str, text: st
     return msg.as_bytes()
 
 
+async def template_for(conn: asyncpg.Connection, site_id: UUID | None, name: str) -> Template | None:
+    """The site's own version of a template when it has one, else the default (None: no such template)."""
+    default = DEFAULTS.get(name)
+    row = await repo.site_template(conn, site_id, name) if site_id is not None else None
+    if row is None:
+        return default
+    return Template.written(
+        name=name,
+        subject=row["subject"],
+        text=row["text_body"],
+        html=row["html_body"],
+        allowed=default.required if default else CONTACT_FIELDS,
+        secret=default.secret if default else frozenset(),
+        event=default.event if default else "",
+    )
+
+
+async def sender_for(conn: asyncpg.Connection, settings, site_id: UUID | None) -> tuple[str, str | None]:
+    """(From, Reply-To): the site's own when its admin set them, else the service's From."""
+    row = await repo.email_settings(conn, site_id) if site_id is not None else None
+    if row is None:
+        return settings.mail_from, None
+    return row["mail_from"] or settings.mail_from, row["reply_to"]
+
+
 async def queue_email(
     uow: UnitOfWork,
+    settings,
     *,
-    template: Template,
-    sender: str,
-    to: str,
-    site_id: UUID | None,
+    template_name: str,
+    to: str | None,
+    site_id: UUID,
     contact_id: UUID | None,
     fields: dict[str, object],
-) -> None:
-    event_id = uow.causation_id
-    message_id = message_id_for(event_id, template.name)
+    key: UUID | None = None,
+    enrolment_id: UUID | None = None,
+    step: int | None = None,
+) -> UUID:
+    """Queue (or hold) one email; ``key`` (default: the causing event's id) makes it idempotent."""
+    key = key or uow.causation_id
+    message_id = message_id_for(key, template_name)
     common = dict(
         message_id=message_id,
-        event_id=event_id,
-        template=template.name,
+        event_id=key,
+        template=template_name,
         site_id=site_id,
         contact_id=contact_id,
         correlation_id=uow.correlation_id,
+        enrolment_id=enrolment_id,
+        step=step,
     )
     try:
+        template = await template_for(uow.conn, site_id, template_name)
+    except (InvalidTemplate, UndeclaredMergeField) as exc:  # a site's template this version cannot use
+        template, unusable = None, f"the site's template cannot be used: {exc}"
+    else:
+        unusable = f"no template named {template_name}"
+    try:
+        if template is None:
+            raise LookupError(unusable)
         if not to or "@" not in to:
             raise MissingMergeFields(["recipient address"])
         rendered = template.render(fields)
-    except MissingMergeFields as exc:
-        await repo.insert_message(uow.conn, **common, to_address=to or "", subject="", status="held", reason=str(exc))
-        log.warning("email.held", message_id=str(message_id), template=template.name, missing=exc.fields)
-        return
+    except Exception as exc:  # a missing field, no usable template, or a site's template that fails
+        if isinstance(exc, (MissingMergeFields, LookupError)):
+            reason = str(exc)
+        else:
+            reason = f"the template failed to render: {type(exc).__name__}"
+            log.warning("email.render_failed", message_id=str(message_id), template=template_name, error=type(exc).__name__)
+        if await repo.insert_message(uow.conn, **common, to_address=to or "", subject="", status="held", reason=reason):
+            await uow.publish(
+                EmailHeld(message_id=message_id, site_id=site_id, contact_id=contact_id, template=template_name, reason=reason)
+            )
+            log.warning("email.held", message_id=str(message_id), template=template_name, reason=reason)
+        return message_id
+    sender, reply_to = await sender_for(uow.conn, settings, site_id)
     mime = build_mime(
-        message_id=message_id, sender=sender, to=to, subject=rendered.subject, text=rendered.text, html=rendered.html
+        message_id=message_id,
+        sender=sender,
+        reply_to=reply_to,
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
     )
-    if await repo.insert_message(
-        uow.conn, **common, to_address=to, subject=rendered.subject, status="queued", mime=mime
-    ):
-        log.info("email.queued", message_id=str(message_id), template=template.name)
+    if await repo.insert_message(uow.conn, **common, to_address=to, subject=rendered.subject, status="queued", mime=mime):
+        log.info("email.queued", message_id=str(message_id), template=template_name)
+    return message_id
+
+
+async def queue_for_contact(
+    uow: UnitOfWork,
+    settings,
+    *,
+    template_name: str,
+    site_id: UUID,
+    contact_id: UUID,
+    fields: dict[str, object] | None = None,
+    to: str | None = None,
+    sites=None,
+    **kw,
+) -> UUID:
+    """An email to a contact: what notify stored about them and their site, then the event's own fields
+    (which win: a blank in the event is held, never papered over)."""
+    known = await repo.contact(uow.conn, contact_id, site_id)
+    values: dict[str, object] = {
+        "site_name": await (sites.name(uow.conn, site_id) if sites is not None else repo.site_name(uow.conn, site_id)),
+        "center_url": settings.public_url.rstrip("/") + "/center",
+    }
+    if known is not None:
+        values.update(first_name=known["first_name"], last_name=known["last_name"], email=known["email"])
+    values.update(fields or {})
+    address = to if to is not None else (known["email"] if known is not None else None)
+    return await queue_email(
+        uow, settings, template_name=template_name, to=address, site_id=site_id, contact_id=contact_id, fields=values, **kw
+    )

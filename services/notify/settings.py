@@ -18,3 +18,9 @@ class NotifySettings(ServiceSettings):
     delivery_max_attempts: int = 8
     delivery_backoff_seconds: float = 2.0
     delivery_concurrency: int = 8
+    # Sequences: the scheduled loop runs what is due this often (and when a contact is enrolled).
+    sequence_poll_seconds: float = 15.0
+    # Webhooks: retried with backoff (delivery_backoff_seconds doubling, capped) for this long.
+    webhook_retry_hours: float = 24.0
+    webhook_max_backoff_seconds: float = 3600.0
+    webhook_timeout: float = 10.0

@@ -122,3 +122,38 @@ async def test_poison_messages_go_straight_to_the_dead_letter_queue_and_the_rest
         await consumer.stop()
     assert sorted(applied) == list(range(10))
     assert sorted(dead) == sorted(poison)
+
+
+async def test_an_all_events_handler_gets_every_event_as_its_envelope_and_makes_it_routable(service):
+    """``AllEvents`` in HANDLERS binds ``#``: any routing key reaches the handler, even an unknown type."""
+    from shared.consumer import AllEvents
+    from tests.integration.shared.events import Unheard
+
+    settings, pool, bus = service
+    typed: list[int] = []
+    everything: list[tuple[str, object]] = []
+
+    async def record(event: Pinged, uow: UnitOfWork) -> None:
+        typed.append(event.n)
+
+    async def record_all(envelope: Envelope, uow: UnitOfWork) -> None:
+        everything.append((envelope.type, envelope.payload))
+
+    consumer = Consumer(settings, pool, bus, {Pinged: [record], AllEvents: [record_all]})
+    await consumer.start()
+    try:
+        unknown = Envelope(type="somewhere.else.happened", version=3, producer="test", correlation_id="c", payload={"x": 1})
+        await publish(bus, pinged(5).model_dump_json().encode())
+        # Mandatory publishing succeeds: the '#' binding makes a key nobody else binds routable.
+        await bus.publish(Unheard.routing_key, Envelope.wrap(Unheard(n=6), producer="t", correlation_id="c").model_dump_json().encode(), message_id="m", correlation_id="c")
+        await publish(bus, unknown.model_dump_json().encode(), routing_key=unknown.type)
+        await eventually(lambda: asyncio.sleep(0, len(everything) == 3), timeout=5)
+    finally:
+        await consumer.stop()
+    assert typed == [5]
+    assert sorted(everything, key=lambda e: e[0]) == [
+        ("somewhere.else.happened", {"x": 1}),
+        ("test.pinged", {"n": 5}),
+        ("test.unheard", {"n": 6}),
+    ]
+    assert await dead_letters(bus, settings) == []

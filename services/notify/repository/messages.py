@@ -1,4 +1,4 @@
-"""Every SQL statement of notify."""
+"""Messages: queued, sent or held; contacts and sites notify learned from events."""
 
 from uuid import UUID
 
@@ -32,11 +32,14 @@ async def insert_message(
     status: str,
     reason: str | None = None,
     mime: bytes | None = None,
+    enrolment_id: UUID | None = None,
+    step: int | None = None,
 ) -> bool:
     """False when this event already produced this message (a redelivery)."""
     inserted = await conn.fetchval(
         "INSERT INTO messages (id, event_id, template, site_id, contact_id, correlation_id, to_address, subject,"
-        " status, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING 1",
+        " status, reason, enrolment_id, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        " ON CONFLICT DO NOTHING RETURNING 1",
         message_id,
         event_id,
         template,
@@ -47,6 +50,8 @@ async def insert_message(
         subject,
         status,
         reason,
+        enrolment_id,
+        step,
     )
     if inserted and mime is not None:
         await conn.execute("INSERT INTO outgoing (message_id, mime) VALUES ($1, $2)", message_id, mime)
@@ -55,7 +60,7 @@ async def insert_message(
 
 async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT m.id, m.to_address, m.attempts, m.correlation_id, o.mime FROM messages m JOIN outgoing o ON o.message_id = m.id"
+        "SELECT m.id, m.to_address, m.attempts, m.correlation_id, m.site_id, m.contact_id, m.template, o.mime FROM messages m JOIN outgoing o ON o.message_id = m.id"
         " WHERE m.status = 'queued' AND m.next_attempt_at <= now()"
         " ORDER BY m.next_attempt_at LIMIT $1 FOR UPDATE OF m SKIP LOCKED",
         limit,
@@ -87,9 +92,42 @@ async def postpone(conn: asyncpg.Connection, message_id: UUID, reason: str, dela
     )
 
 
-async def messages_of_contact(conn: asyncpg.Connection, contact_id: UUID) -> list[asyncpg.Record]:
+async def list_messages(
+    conn: asyncpg.Connection, *, site_id: UUID, contact_id: UUID | None, after: tuple | None, limit: int
+) -> list[asyncpg.Record]:
+    """A site's messages, newest first, keyset-paginated on (created_at, id). Never bodies or links."""
     return await conn.fetch(
-        "SELECT id, template, to_address, subject, status, reason, attempts, created_at, sent_at"
-        " FROM messages WHERE contact_id = $1 ORDER BY created_at DESC",
+        "SELECT id, template, contact_id, to_address, subject, status, reason, attempts, created_at, sent_at,"
+        " enrolment_id, step FROM messages WHERE site_id = $1 AND ($2::uuid IS NULL OR contact_id = $2)"
+        " AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $5",
+        site_id,
         contact_id,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+
+
+async def remember_site(conn: asyncpg.Connection, *, site_id: UUID, slug: str = "", name: str = "") -> None:
+    """Keep what an event said about a site; a blank value never overwrites a known one."""
+    await conn.execute(
+        "INSERT INTO sites (id, slug, name) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET"
+        " slug = COALESCE(NULLIF(EXCLUDED.slug, ''), sites.slug),"
+        " name = COALESCE(NULLIF(EXCLUDED.name, ''), sites.name), updated_at = now()",
+        site_id,
+        slug.strip(),
+        name.strip(),
+    )
+
+
+async def site_name(conn: asyncpg.Connection, site_id: UUID) -> str | None:
+    return await conn.fetchval("SELECT NULLIF(name, '') FROM sites WHERE id = $1", site_id)
+
+
+async def contact(conn: asyncpg.Connection, contact_id: UUID, site_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, site_id, email, first_name, last_name FROM contacts WHERE id = $1 AND site_id = $2",
+        contact_id,
+        site_id,
     )
