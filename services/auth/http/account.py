@@ -54,6 +54,7 @@ async def set_password(request: web.Request) -> web.Response:
     """Consume a set-password or reset link: the password is set, the link and its siblings die, every
     session of the login ends and a lock from failed logins is lifted."""
     body = await read_body(request, SetPasswordRequest)
+    check_password_policy(body.new_password)  # a weak password never spends the link
     token_hash = hash_token(body.token)
     async with request.app[POOL].acquire() as conn:
         token = _usable_or_refuse(await repo.password_token(conn, token_hash))  # before paying for a hash
