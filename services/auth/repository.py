@@ -251,6 +251,14 @@ async def count_failure(conn: asyncpg.Connection, key: str, *, window_seconds: i
     )
 
 
+async def count_state(conn: asyncpg.Connection, key: str) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT failures, locks, locked_until FROM login_throttle WHERE key = $1", key)
+
+
+async def uncount_failure(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1", key)
+
+
 async def lock(conn: asyncpg.Connection, key: str, seconds: int) -> datetime:
     return await conn.fetchval(
         "UPDATE login_throttle SET locked_until = now() + make_interval(secs => $2), locks = locks + 1"

@@ -66,7 +66,7 @@ async def set_password(request: web.Request) -> web.Response:
         await repo.set_password(uow.conn, token["login_id"], password_hash, now)
         await repo.use_token_and_revoke_others(uow.conn, token["id"], token["login_id"], now)
         revoked = await repo.revoke_sessions_of_login(uow.conn, token["login_id"], now, "password_set")
-        await request.app[THROTTLE].succeeded(uow.conn, account_key(site_slug="", username="", login_id=token["login_id"]))
+        await request.app[THROTTLE].clear(uow.conn, account_key(site_slug="", username="", login_id=token["login_id"]))
         if token["had_password"]:
             await uow.publish(_password_changed(token, token["login_id"], now))
     log.info("password.set", login_id=str(token["login_id"]), purpose=token["purpose"], sessions_revoked=revoked)

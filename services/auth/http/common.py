@@ -45,11 +45,11 @@ async def check_current_password(request: web.Request, login, password: str) -> 
     throttle = request.app[THROTTLE]
     key = account_key(site_slug="", username="", login_id=login["id"])
     async with request.app[POOL].acquire() as conn:
-        await throttle.refuse_if_locked(conn, key)
+        attempt = await throttle.attempt(conn, key)
         if await request.app[PASSWORDS].verify(login["password_hash"], password):
-            await throttle.succeeded(conn, key)
+            await throttle.succeeded(conn, attempt)
             return
-        delay = await throttle.failed(conn, key)
+        delay = await throttle.failed(conn, attempt)
     log.info("account.current_password_incorrect", login_id=str(login["id"]))
     await asyncio.sleep(delay)
     raise CurrentPasswordIncorrect()

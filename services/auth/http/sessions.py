@@ -49,13 +49,13 @@ async def login(request: web.Request) -> web.Response:
         account = await repo.login_by_username(conn, site, username)
         key = account_key(site_slug=site, username=username, login_id=account["id"] if account else None)
         address = address_key(client_address(request))
-        await throttle.refuse_if_locked(conn, key, address)
+        attempt = await throttle.attempt(conn, key, address)
         stored = account["password_hash"] if account is not None else None
         if not await request.app[PASSWORDS].verify(stored, body.password):
-            delay = await throttle.failed(conn, key, address)
+            delay = await throttle.failed(conn, attempt)
             account = None
         else:
-            await throttle.succeeded(conn, key)
+            await throttle.succeeded(conn, attempt)
             if request.app[PASSWORDS].needs_rehash(stored):
                 await repo.update_password_hash(conn, account["id"], await request.app[PASSWORDS].hash(body.password))
                 log.info("login.password_rehashed", login_id=str(account["id"]))

@@ -80,3 +80,12 @@ async def test_a_contact_without_a_password_shows_a_login_that_is_not_set(gatewa
         assert await r.json() == {"has_login": True, "password_set": False, "username": body["email"], "locked_until": None}
     async with auth_direct.get(f"/internal/sites/{site_id}/contacts/{uuid.uuid4()}/login") as r:
         assert (await r.json())["has_login"] is False
+
+
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_ten_tries(gateway, smtp):
+    import asyncio
+
+    person = await sign_up_and_log_in(gateway, smtp)
+    results = await asyncio.gather(*(login(gateway, "demo", person["email"], f"parallel guess {n}") for n in range(25)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [401] * 10 + [429] * 15, statuses
