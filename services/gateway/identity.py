@@ -31,7 +31,7 @@ log = get_logger("gateway.identity")
 
 KEYS = web.AppKey("jwks_cache", object)
 API_KEYS = web.AppKey("api_key_cache", dict)
-JWKS_TTL = 300.0
+JWKS_TTL = 60.0  # a retired key stops verifying within a minute
 JWKS_MIN_REFRESH = 5.0
 API_KEY_TTL = 60.0
 REVOKED = web.AppKey("revoked_sessions", object)
@@ -40,7 +40,7 @@ REVOCATION_OVERLAP = timedelta(seconds=10)
 
 
 class JwksCache:
-    """Auth's public keys, refreshed every few minutes, or at once (rate-limited) for an unknown kid."""
+    """Auth's public keys, refreshed every minute, or at once (rate-limited) for an unknown kid."""
 
     def __init__(self) -> None:
         self.keys: dict[str, jwt.PyJWK] = {}
