@@ -89,3 +89,21 @@ async def test_a_burst_of_parallel_guesses_gets_no_more_than_ten_tries(gateway, 
     results = await asyncio.gather(*(login(gateway, "demo", person["email"], f"parallel guess {n}") for n in range(25)))
     statuses = sorted(status for status, _ in results)
     assert statuses == [401] * 10 + [429] * 15, statuses
+
+
+async def test_an_unknown_username_costs_as_much_time_as_a_wrong_password(gateway, smtp):
+    """Both pay one argon2id verification; without the dummy hash an unknown name would answer ~10x faster."""
+    import time
+
+    person = await sign_up_and_log_in(gateway, smtp)
+
+    async def duration(username: str) -> float:
+        started = time.perf_counter()
+        status, _ = await login(gateway, "demo", username, "a wrong password")
+        assert status == 401
+        return time.perf_counter() - started
+
+    # Three of each stay under the failures that are held back; the fastest of each is the least noisy.
+    wrong = min([await duration(person["email"]) for _ in range(3)])
+    unknown = min([await duration(unique_email("nobody")) for _ in range(3)])
+    assert wrong / 3 < unknown < wrong * 3, (wrong, unknown)
