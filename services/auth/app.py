@@ -4,6 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.auth import repository as repo
 from services.auth.handlers import make_handlers
 from services.auth.http import routes
 from services.auth.keys import current_key
@@ -24,10 +25,12 @@ def create_app(settings: AuthSettings) -> web.Application:
         async with app[POOL].acquire() as conn:
             app[KEYRING] = KeyRing(await current_key(conn))
         reloader = asyncio.create_task(_follow_rotations(app, settings.signing_key_reload_seconds))
+        sweeper = asyncio.create_task(_forget_old_failures(app, settings))
         yield
-        reloader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reloader
+        for task in (reloader, sweeper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         app[PASSWORDS].close()
 
     return create_service_app(
@@ -53,3 +56,15 @@ async def _follow_rotations(app: web.Application, every: float) -> None:
         if key.kid != ring.current.kid:
             log.info("signing_key.rotated", kid=key.kid, previous=ring.current.kid)
             ring.current = key
+
+
+async def _forget_old_failures(app: web.Application, settings: AuthSettings) -> None:
+    """Failed-login counts of names nobody tries any more would pile up: drop them every few minutes."""
+    while True:
+        await asyncio.sleep(300)
+        try:
+            async with app[POOL].acquire() as conn:
+                if dropped := await repo.forget_old_failures(conn, settings.login_window_seconds):
+                    log.info("throttle.forgotten", keys=dropped)
+        except Exception as exc:
+            log.warning("throttle.sweep_failed", error=type(exc).__name__)

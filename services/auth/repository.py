@@ -268,5 +268,16 @@ async def lock(conn: asyncpg.Connection, key: str, seconds: int) -> datetime:
     )
 
 
+async def forget_old_failures(conn: asyncpg.Connection, window_seconds: int) -> int:
+    """Counts nobody needs any more: past the window and unlocked (a key that was locked is kept a day,
+    so its next lock still lasts longer)."""
+    result = await conn.execute(
+        "DELETE FROM login_throttle WHERE (locked_until IS NULL OR locked_until < now())"
+        " AND last_failure_at < now() - CASE WHEN locks > 0 THEN interval '1 day' ELSE make_interval(secs => $1) END",
+        float(window_seconds),
+    )
+    return int(result.split()[-1])
+
+
 async def clear_throttle(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("DELETE FROM login_throttle WHERE key = $1", key)
