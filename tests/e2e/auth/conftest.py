@@ -1,7 +1,6 @@
 import hashlib
 import json
 
-import aio_pika
 import aiohttp
 import pytest
 

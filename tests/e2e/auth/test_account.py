@@ -5,7 +5,7 @@ import signal
 from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import ADMIN_KEY, eventually
-from tests.e2e.auth.conftest import bearer, login, sha256
+from tests.e2e.auth.conftest import login, sha256
 from tests.e2e.helpers import sign_up_and_log_in, welcome_fields
 from tests.factories import registration, unique_email
 
