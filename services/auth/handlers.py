@@ -18,11 +18,13 @@ def make_handlers(settings):
     async def issue_credentials_on_first_grant(event: Granted, uow: UnitOfWork) -> None:
         """The first level a contact gets on a site creates their login and a set-password link.
 
-        Later grants change nothing here: one login per contact and site, one welcome.
+        Later grants only update the level a resent welcome names: one login per contact and site.
         """
         conn = uow.conn
         await repo.upsert_site(conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
-        if await repo.login_of_contact(conn, event.site_id, event.contact_id) is not None:
+        existing = await repo.login_of_contact(conn, event.site_id, event.contact_id)
+        if existing is not None:
+            await repo.remember_grant(conn, existing["id"], program_name=event.program_name, level_name=event.level_name)
             log.info("credentials.already_issued", contact_id=str(event.contact_id))
             return
         login_id = uuid.uuid4()
@@ -35,6 +37,8 @@ def make_handlers(settings):
                 username=username,
                 email=event.email,
                 first_name=event.first_name,
+                program_name=event.program_name,
+                level_name=event.level_name,
             ):
                 break
         else:

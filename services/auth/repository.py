@@ -21,20 +21,71 @@ async def login_of_contact(conn: asyncpg.Connection, site_id: UUID, contact_id: 
 
 
 async def insert_login(
-    conn: asyncpg.Connection, *, login_id: UUID, site_id: UUID, contact_id: UUID, username: str, email: str, first_name: str
+    conn: asyncpg.Connection,
+    *,
+    login_id: UUID,
+    site_id: UUID,
+    contact_id: UUID,
+    username: str,
+    email: str,
+    first_name: str,
+    program_name: str,
+    level_name: str,
 ) -> bool:
     """False when the username is taken on the site."""
     row = await conn.fetchval(
-        "INSERT INTO logins (id, site_id, contact_id, username, email, first_name)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
+        "INSERT INTO logins (id, site_id, contact_id, username, email, first_name, program_name, level_name)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1",
         login_id,
         site_id,
         contact_id,
         username,
         email,
         first_name,
+        program_name,
+        level_name,
     )
     return row is not None
+
+
+async def remember_grant(conn: asyncpg.Connection, login_id: UUID, *, program_name: str, level_name: str) -> None:
+    """The latest level granted: what a resent welcome email names."""
+    await conn.execute(
+        "UPDATE logins SET program_name = $2, level_name = $3 WHERE id = $1", login_id, program_name, level_name
+    )
+
+
+async def login_in_site(conn: asyncpg.Connection, login_id: UUID, site_id: UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+    """A login with its site's slug and name."""
+    return await conn.fetchrow(
+        "SELECT l.*, s.slug AS site_slug, s.name AS site_name FROM logins l JOIN sites s ON s.id = l.site_id"
+        " WHERE l.id = $1 AND l.site_id = $2" + (" FOR UPDATE OF l" if for_update else ""),
+        login_id,
+        site_id,
+    )
+
+
+async def login_by_email(conn: asyncpg.Connection, site_slug: str, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT l.*, s.slug AS site_slug, s.name AS site_name FROM logins l JOIN sites s ON s.id = l.site_id"
+        " WHERE s.slug = $1 AND lower(l.email) = lower($2) ORDER BY l.created_at LIMIT 1",
+        site_slug,
+        email,
+    )
+
+
+async def site(conn: asyncpg.Connection, site_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM sites WHERE id = $1", site_id)
+
+
+async def change_username(conn: asyncpg.Connection, login_id: UUID, username: str) -> bool:
+    """False when another login of the site has it (any case)."""
+    try:
+        async with conn.transaction():
+            await conn.execute("UPDATE logins SET username = $2 WHERE id = $1", login_id, username)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
 
 
 async def insert_password_token(
@@ -52,7 +103,9 @@ async def insert_password_token(
 
 async def password_token(conn: asyncpg.Connection, token_hash: bytes, *, for_update: bool = False) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT t.id, t.login_id, t.purpose, t.expires_at, t.used_at, t.revoked_at, l.username, s.slug AS site_slug"
+        "SELECT t.id, t.login_id, t.purpose, t.expires_at, t.used_at, t.revoked_at, l.username, l.email,"
+        " l.first_name, l.contact_id, l.site_id, l.password_hash IS NOT NULL AS had_password,"
+        " s.slug AS site_slug, s.name AS site_name"
         " FROM password_tokens t JOIN logins l ON l.id = t.login_id JOIN sites s ON s.id = l.site_id"
         " WHERE t.token_hash = $1" + (" FOR UPDATE OF t" if for_update else ""),
         token_hash,
@@ -74,6 +127,26 @@ async def use_token_and_revoke_others(conn: asyncpg.Connection, token_id: UUID, 
         login_id,
         token_id,
         now,
+    )
+
+
+async def revoke_open_tokens(conn: asyncpg.Connection, login_id: UUID, now: datetime, purpose: str | None = None) -> None:
+    """Every link of the login not yet used dies (of one purpose, or all)."""
+    await conn.execute(
+        "UPDATE password_tokens SET revoked_at = $2"
+        " WHERE login_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND ($3::text IS NULL OR purpose = $3)",
+        login_id,
+        now,
+        purpose,
+    )
+
+
+async def count_tokens_since(conn: asyncpg.Connection, login_id: UUID, purpose: str, since: datetime) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM password_tokens WHERE login_id = $1 AND purpose = $2 AND created_at >= $3",
+        login_id,
+        purpose,
+        since,
     )
 
 
@@ -100,3 +173,111 @@ async def insert_session(
         refresh_hash,
         expires_at,
     )
+
+
+async def refresh_session(conn: asyncpg.Connection, refresh_hash: bytes) -> asyncpg.Record | None:
+    """The refresh token's row and its login, locked for the rotation."""
+    return await conn.fetchrow(
+        "SELECT s.*, l.contact_id, l.site_id FROM sessions s JOIN logins l ON l.id = s.login_id"
+        " WHERE s.refresh_hash = $1 FOR UPDATE OF s",
+        refresh_hash,
+    )
+
+
+async def mark_rotated(conn: asyncpg.Connection, session_row_id: UUID, now: datetime) -> None:
+    await conn.execute("UPDATE sessions SET rotated_at = $2 WHERE id = $1", session_row_id, now)
+
+
+async def revoke_family(conn: asyncpg.Connection, family_id: UUID, login_id: UUID, now: datetime, reason: str) -> int:
+    """Revoke a session: every refresh token of its family."""
+    result = await conn.execute(
+        "UPDATE sessions SET revoked_at = $3, revoked_reason = $4"
+        " WHERE family_id = $1 AND login_id = $2 AND revoked_at IS NULL",
+        family_id,
+        login_id,
+        now,
+        reason,
+    )
+    return int(result.split()[-1])
+
+
+async def revoke_sessions_of_login(
+    conn: asyncpg.Connection, login_id: UUID, now: datetime, reason: str, *, keep_family: UUID | None = None
+) -> int:
+    """Revoke every session of the login, except ``keep_family`` when given."""
+    result = await conn.execute(
+        "UPDATE sessions SET revoked_at = $2, revoked_reason = $3"
+        " WHERE login_id = $1 AND revoked_at IS NULL AND ($4::uuid IS NULL OR family_id <> $4)",
+        login_id,
+        now,
+        reason,
+        keep_family,
+    )
+    return int(result.split()[-1])
+
+
+async def sessions_revoked_since(conn: asyncpg.Connection, since: datetime) -> tuple[datetime, list[asyncpg.Record]]:
+    """(the database's now, the session families revoked at or after ``since``)."""
+    now = await conn.fetchval("SELECT now()")
+    rows = await conn.fetch(
+        "SELECT family_id, max(revoked_at) AS revoked_at FROM sessions WHERE revoked_at >= $1 GROUP BY family_id",
+        since,
+    )
+    return now, rows
+
+
+# Throttling of failed logins.
+
+
+async def locked_until(conn: asyncpg.Connection, keys: list[str]) -> datetime | None:
+    """The latest lock still running on any of the keys."""
+    return await conn.fetchval(
+        "SELECT max(locked_until) FROM login_throttle WHERE key = ANY($1::text[]) AND locked_until > now()", keys
+    )
+
+
+async def count_failure(conn: asyncpg.Connection, key: str, *, window_seconds: int) -> asyncpg.Record:
+    """Count a failure: a new count once the window or the last lock has passed. → failures, locks, locked_until."""
+    return await conn.fetchrow(
+        "INSERT INTO login_throttle AS t (key, failures, last_failure_at) VALUES ($1, 1, now())"
+        " ON CONFLICT (key) DO UPDATE SET"
+        "  failures = CASE WHEN t.last_failure_at < now() - make_interval(secs => $2)"
+        "                   OR t.locked_until <= now() THEN 1 ELSE t.failures + 1 END,"
+        "  locked_until = CASE WHEN t.locked_until <= now() THEN NULL ELSE t.locked_until END,"
+        "  last_failure_at = now()"
+        " RETURNING failures, locks, locked_until",
+        key,
+        float(window_seconds),
+    )
+
+
+async def count_state(conn: asyncpg.Connection, key: str) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT failures, locks, locked_until FROM login_throttle WHERE key = $1", key)
+
+
+async def uncount_failure(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("UPDATE login_throttle SET failures = greatest(failures - 1, 0) WHERE key = $1", key)
+
+
+async def lock(conn: asyncpg.Connection, key: str, seconds: int) -> datetime:
+    return await conn.fetchval(
+        "UPDATE login_throttle SET locked_until = now() + make_interval(secs => $2), locks = locks + 1"
+        " WHERE key = $1 RETURNING locked_until",
+        key,
+        float(seconds),
+    )
+
+
+async def forget_old_failures(conn: asyncpg.Connection, window_seconds: int) -> int:
+    """Counts nobody needs any more: past the window and unlocked (a key that was locked is kept a day,
+    so its next lock still lasts longer)."""
+    result = await conn.execute(
+        "DELETE FROM login_throttle WHERE (locked_until IS NULL OR locked_until < now())"
+        " AND last_failure_at < now() - CASE WHEN locks > 0 THEN interval '1 day' ELSE make_interval(secs => $1) END",
+        float(window_seconds),
+    )
+    return int(result.split()[-1])
+
+
+async def clear_throttle(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("DELETE FROM login_throttle WHERE key = $1", key)

@@ -1,16 +1,27 @@
 """Establishing who calls: access tokens verified locally against auth's JWKS (cached), admin API keys
-verified by membership (cached briefly). The services get the result as ``X-CC-*`` headers."""
+verified by membership (cached briefly). The services get the result as ``X-CC-*`` headers.
+
+Revoked sessions (logout, password change, refresh-token reuse): the gateway polls auth once a second
+for the sessions revoked since its last poll (``GET /internal/sessions/revoked``) and keeps them in a
+set until their access tokens would have expired anyway. Checking a token costs one set lookup and
+auth sees one small request per second per gateway, whatever the traffic. A logout through this
+gateway takes effect here at once. If auth cannot be reached, the last known set stays in force.
+"""
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 from uuid import UUID
 
+import aiohttp
 import jwt
 from aiohttp import web
 
-from services.gateway.upstream import call, forward
+from services.gateway.upstream import CLIENT, call, forward
 from shared.app import SETTINGS
 from shared.errors import Unauthorized
 from shared.identity import AdminSite, Contact
@@ -20,13 +31,16 @@ log = get_logger("gateway.identity")
 
 KEYS = web.AppKey("jwks_cache", object)
 API_KEYS = web.AppKey("api_key_cache", dict)
-JWKS_TTL = 300.0
+JWKS_TTL = 60.0  # a retired key stops verifying within a minute
 JWKS_MIN_REFRESH = 5.0
 API_KEY_TTL = 60.0
+REVOKED = web.AppKey("revoked_sessions", object)
+REVOCATION_POLL_SECONDS = 1.0
+REVOCATION_OVERLAP = timedelta(seconds=10)
 
 
 class JwksCache:
-    """Auth's public keys, refreshed every few minutes, or at once (rate-limited) for an unknown kid."""
+    """Auth's public keys, refreshed every minute, or at once (rate-limited) for an unknown kid."""
 
     def __init__(self) -> None:
         self.keys: dict[str, jwt.PyJWK] = {}
@@ -54,10 +68,63 @@ class JwksCache:
         self.keys, self.fetched_at = keys, time.monotonic()
 
 
+class SessionRevoked(jwt.InvalidTokenError):
+    """The token is genuine but its session ended (logout, password change, stolen refresh token)."""
+
+
+class RevokedSessions:
+    """Session ids whose access tokens are refused, each until its tokens would have expired."""
+
+    def __init__(self) -> None:
+        self.until: dict[UUID, datetime] = {}
+        self.as_of: datetime | None = None
+
+    def __contains__(self, session_id: UUID) -> bool:
+        return session_id in self.until
+
+    def revoke_now(self, session_id: UUID) -> None:
+        self.until.setdefault(session_id, datetime.now(timezone.utc) + timedelta(hours=1))
+
+    async def sync(self, app: web.Application) -> None:
+        settings = app[SETTINGS]
+        query = f"?{urlencode({'since': (self.as_of - REVOCATION_OVERLAP).isoformat()})}" if self.as_of else ""
+        url = settings.upstreams()["auth"].rstrip("/") + "/internal/sessions/revoked" + query
+        async with app[CLIENT].get(url, timeout=aiohttp.ClientTimeout(total=2.0)) as response:
+            if response.status != 200:
+                raise RuntimeError(f"auth answered {response.status}")
+            answer = await response.json()
+        for item in answer["sessions"]:
+            self.until[UUID(item["session_id"])] = datetime.fromisoformat(item["until"])
+        self.as_of = datetime.fromisoformat(answer["as_of"])
+        now = datetime.now(timezone.utc)
+        self.until = {sid: until for sid, until in self.until.items() if until > now}
+
+
+async def _follow_revocations(app: web.Application) -> None:
+    revoked: RevokedSessions = app[REVOKED]
+    failing = False
+    while True:
+        try:
+            await revoked.sync(app)
+            if failing:
+                log.info("revocations.sync_recovered")
+            failing = False
+        except Exception as exc:  # auth away: keep what we know, say so once
+            if not failing:
+                log.warning("revocations.sync_failed", error=type(exc).__name__)
+            failing = True
+        await asyncio.sleep(REVOCATION_POLL_SECONDS)
+
+
 async def identity_caches(app: web.Application):
     app[KEYS] = JwksCache()
     app[API_KEYS] = {}
+    app[REVOKED] = RevokedSessions()
+    poller = asyncio.create_task(_follow_revocations(app))
     yield
+    poller.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poller
 
 
 async def authenticate_contact(request: web.Request) -> Contact:
@@ -80,12 +147,15 @@ async def authenticate_contact(request: web.Request) -> Contact:
             issuer=settings.jwt_issuer,
             options={"require": ["exp", "iat", "sub", "aud", "iss"]},
         )
-        return Contact(
+        contact = Contact(
             contact_id=UUID(claims["sub"]),
             site_id=UUID(claims["site"]),
             login_id=UUID(claims["lid"]),
             session_id=UUID(claims["sid"]),
         )
+        if contact.session_id in request.app[REVOKED]:
+            raise SessionRevoked()
+        return contact
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         log.info("token.refused", reason=type(exc).__name__)
         raise Unauthorized("The access token is invalid or has expired.") from None

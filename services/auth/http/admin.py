@@ -1,0 +1,67 @@
+"""Admin API routes served by auth (the gateway checked the admin key)."""
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+
+from services.auth import repository as repo
+from services.auth.domain import hash_token, new_token
+from services.auth.http.account import link
+from services.auth.http.common import path_uuid, settings_of
+from services.auth.schemas import CredentialsResent
+from shared.app import POOL
+from shared.db import unit_of_work
+from shared.errors import NotFound
+from shared.events.auth import CredentialsIssued
+from shared.http import json_response
+from shared.identity import admin_site_of
+from shared.logging import get_logger
+
+log = get_logger("auth.http")
+routes = web.RouteTableDef()
+
+
+@routes.post("/admin/api/contacts/{contact_id}/resend-credentials")
+async def resend_credentials(request: web.Request) -> web.Response:
+    """A fresh set-password link by email (the welcome email again, ``resent=True``); every older
+    link of the login dies."""
+    site_id = admin_site_of(request).site_id
+    contact_id = path_uuid(request, "contact_id")
+    settings = settings_of(request)
+    now = datetime.now(timezone.utc)
+    async with unit_of_work(request.app[POOL], producer=settings.service, correlation_id=request["correlation_id"]) as uow:
+        login = await repo.login_of_contact(uow.conn, site_id, contact_id)
+        site = await repo.site(uow.conn, site_id)
+        if login is None or site is None:
+            raise NotFound("This contact has no login on the site.")
+        await repo.revoke_open_tokens(uow.conn, login["id"], now)
+        token = new_token()
+        expires_at = now + timedelta(hours=settings.set_password_ttl_hours)
+        await repo.insert_password_token(
+            uow.conn,
+            token_id=uuid.uuid4(),
+            login_id=login["id"],
+            token_hash=hash_token(token),
+            purpose="set_password",
+            expires_at=expires_at,
+        )
+        await uow.publish(
+            CredentialsIssued(
+                login_id=login["id"],
+                contact_id=contact_id,
+                site_id=site_id,
+                site_slug=site["slug"],
+                site_name=site["name"],
+                program_name=login["program_name"],
+                level_name=login["level_name"],
+                email=login["email"],
+                first_name=login["first_name"],
+                username=login["username"],
+                set_password_url=link(settings, "/password/set", token),
+                expires_at=expires_at,
+                resent=True,
+            )
+        )
+    log.info("credentials.resent", login_id=str(login["id"]), contact_id=str(contact_id))
+    return json_response(CredentialsResent(login_id=login["id"], username=login["username"], expires_at=expires_at), status=202)
