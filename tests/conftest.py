@@ -159,6 +159,18 @@ async def gateway(system):
         yield session
 
 
+@pytest.fixture
+async def visitor(system):
+    """A gateway client from a loopback address of its own (127.x.y.z), as another person's machine:
+    its failed logins count against its address, not against the address every other test uses."""
+    octets = uuid.uuid4().bytes[:3]
+    host = "127." + ".".join(str(1 + b % 254) for b in octets)
+    connector = aiohttp.TCPConnector(local_addr=(host, 0))
+    async with aiohttp.ClientSession(base_url=system.processes["gateway"].url, connector=connector) as session:
+        session.address = host
+        yield session
+
+
 @pytest.fixture(scope="session")
 async def db(database_url):
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
