@@ -27,6 +27,7 @@ from services.system import SERVICES, System
 BASE_DATABASE_URL = os.environ.get("CC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/customer_center")
 AMQP_URL = os.environ.get("CC_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_KEY = "cc_test_admin_key_" + uuid.uuid4().hex
+WELCOME_SUBJECT = "set your password"  # in every site's default welcome subject
 
 
 def free_port() -> int:
@@ -104,15 +105,24 @@ class Mailbox:
         self.messages.append(msg)
         return "250 Message accepted"
 
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if address in m.envelope_to]
+    def to(self, address: str, subject: str | None = None) -> list[EmailMessage]:
+        """Emails to ``address``; with ``subject``, only those whose subject contains it."""
+        return [
+            m for m in self.messages if address in m.envelope_to and (subject is None or subject in m["Subject"])
+        ]
 
-    async def wait_for(self, address: str, count: int = 1, timeout: float = 20.0) -> list[EmailMessage]:
+    async def wait_for(
+        self, address: str, count: int = 1, timeout: float = 20.0, subject: str | None = None
+    ) -> list[EmailMessage]:
         async def arrived():
-            found = self.to(address)
+            found = self.to(address, subject)
             return found if len(found) >= count else None
 
-        return await eventually(arrived, timeout=timeout, message=f"{count} email(s) to {address}")
+        return await eventually(arrived, timeout=timeout, message=f"{count} email(s) to {address} ({subject or 'any'})")
+
+    async def welcome(self, address: str, count: int = 1, timeout: float = 20.0) -> list[EmailMessage]:
+        """The welcome emails (the ones with the set-password link) to ``address``."""
+        return await self.wait_for(address, count, timeout, subject=WELCOME_SUBJECT)
 
 
 @pytest.fixture(scope="session")

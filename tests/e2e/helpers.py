@@ -26,7 +26,7 @@ async def sign_up_and_log_in(gateway, smtp, **overrides) -> dict:
     async with gateway.post("/api/register", json=body) as r:
         assert r.status == 201, await r.text()
         contact_id = (await r.json())["contact_id"]
-    fields = welcome_fields((await smtp.wait_for(body["email"]))[0])
+    fields = welcome_fields((await smtp.welcome(body["email"]))[0])
     password = "pass " + fields["token"][:12]
     async with gateway.post("/api/password/set", json={"token": fields["token"], "new_password": password}) as r:
         assert r.status == 200, await r.text()

@@ -113,7 +113,7 @@ async def events(amqp, bus_prefix, system):
 
 async def set_password_from_welcome(gateway, smtp, email: str, slug: str) -> str:
     """Follow the welcome email's link, as the contact would; returns the password."""
-    fields = welcome_fields((await smtp.wait_for(email))[0])
+    fields = welcome_fields((await smtp.welcome(email))[0])
     password = "pass " + fields["token"][:12]
     async with gateway.post("/api/password/set", json={"token": fields["token"], "new_password": password}) as r:
         assert r.status == 200, await r.text()

@@ -4,7 +4,7 @@ auth.credentials.issued → one welcome email), with real events on the real bro
 import json
 import uuid
 
-from tests.conftest import eventually
+from tests.conftest import WELCOME_SUBJECT, eventually
 from tests.e2e.helpers import welcome_fields
 from tests.e2e.membership.billing_events import payment_succeeded
 from tests.e2e.membership.conftest import publish, quiet, wait_for_grants
@@ -12,7 +12,7 @@ from tests.e2e.membership.conftest import publish, quiet, wait_for_grants
 
 def welcome_emails(smtp, address):
     """Only the welcome emails: the payments also bring receipts (notify's payment_succeeded)."""
-    return [m for m in smtp.to(address) if "set your password" in m["Subject"]]
+    return smtp.to(address, WELCOME_SUBJECT)
 
 
 async def shop(admin):
@@ -40,7 +40,7 @@ async def test_buying_a_product_grants_its_level_and_sends_one_welcome_email(new
 
     [grant] = await wait_for_grants(admin, contact["id"], 1)
     assert (grant["level"], grant["program"], grant["source"]) == ("Basic", "Courses", "rule")
-    [msg] = await smtp.wait_for(contact["email"])
+    [msg] = await smtp.welcome(contact["email"])
     fields = welcome_fields(msg)
     assert fields["username"] == contact["email"] and "Basic" in fields["text"] and "Hello Pat" in fields["text"]
     [granted] = events.of("membership.granted", contact_id=contact["id"])
@@ -92,7 +92,7 @@ async def test_redelivered_payment_grants_level_once(new_site, amqp, bus_prefix,
         return seen == 2 and duplicate
 
     await eventually(all_consumed, message="the payment, its redelivery and the renewal consumed")
-    await smtp.wait_for(contact["email"])
+    await smtp.welcome(contact["email"])
     await quiet(1.0)
     grants = (await admin.ok("GET", f"/admin/api/contacts/{contact['id']}"))["grants"]
     assert len(grants) == 1

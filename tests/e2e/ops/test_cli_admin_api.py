@@ -80,4 +80,8 @@ async def test_access_command_against_the_real_gateway(cli, system, gateway):
         assert result.returncode == 1 and "GET /admin/api/contacts/" in result.stderr
     else:
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["allowed"] is True, "a new registration's default level opens /welcome"
+        answer = json.loads(result.stdout)
+        codes = {reason["code"] for reason in answer["reasons"]}
+        assert "no_level_for_page" not in codes, "a new registration's default level opens /welcome"
+        # ...but not before the welcome email's link has set a password.
+        assert answer["allowed"] is False and "password_not_set" in codes, answer
