@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m services.cli migrate | seed-demo``."""
+"""Operator commands: ``python -m services.cli migrate | seed-demo | billing-run``."""
 
 import argparse
 import asyncio
@@ -12,7 +12,7 @@ from shared.db import ensure_database, migrate
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 
-SCHEMAS = ("auth", "billing", "membership", "notify")
+SCHEMAS = ("auth", "billing", "membership", "notify", "sandbox")
 SERVICES_DIR = Path(__file__).parent
 
 
@@ -39,12 +39,41 @@ async def seed_demo(database_url: str, admin_key: str | None) -> str:
     return key
 
 
+async def billing_run(as_of: str | None, site_id: str | None) -> dict:
+    """One billing run over every due order (of one site when given), as the schedule would do it."""
+    from datetime import datetime, timezone
+    from uuid import UUID
+
+    import aiohttp
+
+    from services.billing.processor.sandbox import SandboxProcessor
+    from services.billing.run import BillingRun
+    from services.billing.settings import BillingSettings
+    from shared.db import create_pool
+
+    settings = BillingSettings()
+    when = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    pool = await create_pool(settings, "billing")
+    try:
+        async with aiohttp.ClientSession() as session:
+            run = BillingRun(pool, SandboxProcessor(settings.sandbox_url, session), settings)
+            summary = await run.run(as_of=when, site_id=UUID(site_id) if site_id else None)
+    finally:
+        await pool.close()
+    return summary.dict()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="create the database if needed and apply every service's migrations")
     seed = sub.add_parser("seed-demo", help="create the demo site (idempotent); prints its admin API key")
     seed.add_argument("--admin-key", default=None, help="use this admin key (default: CC_DEMO_ADMIN_KEY or a new one)")
+    run = sub.add_parser("billing-run", help="charge every due order now (the schedule does it too)")
+    run.add_argument("--as-of", default=None, help="ISO time the run takes as now (default: now)")
+    run.add_argument("--site-id", default=None, help="only this site's orders")
     args = parser.parse_args(argv)
     settings = ServiceSettings(service="cli", log_format="console")
     configure_logging(settings)
@@ -55,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
         key = asyncio.run(seed_demo(settings.database_url, args.admin_key or os.environ.get("CC_DEMO_ADMIN_KEY")))
         print(f"demo site seeded; admin API key: {key}")
+    elif args.command == "billing-run":
+        import json
+
+        print(json.dumps(asyncio.run(billing_run(args.as_of, args.site_id))))
     return 0
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("auth", "membership", "billing", "notify", "gateway")
-DEFAULT_PORTS = {"gateway": 8080, "auth": 8081, "membership": 8082, "billing": 8083, "notify": 8084}
+SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")
+DEFAULT_PORTS = {"gateway": 8080, "auth": 8081, "membership": 8082, "billing": 8083, "notify": 8084, "sandbox": 8085}
 
 
 @dataclass
@@ -105,7 +105,7 @@ class System:
 
     def stop_all(self, sig: int = signal.SIGTERM) -> None:
         # The gateway first (no new requests), then producers before consumers.
-        for name in ("gateway", "membership", "billing", "auth", "notify"):
+        for name in ("gateway", "membership", "billing", "auth", "notify", "sandbox"):
             if name in self.processes:
                 self.stop(name, sig)
 
