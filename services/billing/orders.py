@@ -102,6 +102,8 @@ async def patch_order(ctx: Ctx, site_id: UUID, order_id: UUID, body: OrderPatch)
 async def cancel(ctx: Ctx, site_id: UUID, order_id: UUID, body: CancelIn, *, contact_id: UUID | None, by: str) -> None:
     now = _now()
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
+        # Invoices before the order: the same lock order as the billing run's, so the two never deadlock.
+        await repo.lock_invoices_of_order(uow.conn, order_id)
         order = await repo.order(uow.conn, order_id, site_id, contact_id, lock=True)
         if order is None:
             raise not_found("order")

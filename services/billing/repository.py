@@ -273,6 +273,10 @@ async def unpaid_invoice_ids(conn, contact_id: UUID, site_id: UUID) -> list[UUID
     return [r["id"] for r in rows]
 
 
+async def lock_invoices_of_order(conn, order_id: UUID) -> None:
+    await conn.execute("SELECT id FROM invoices WHERE order_id = $1 AND status = 'unpaid' FOR UPDATE", order_id)
+
+
 async def void_unpaid_invoices(conn, order_id: UUID) -> None:
     await conn.execute(
         "UPDATE invoices SET status = 'void', next_attempt_at = NULL WHERE order_id = $1 AND status = 'unpaid'",

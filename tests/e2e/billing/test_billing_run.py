@@ -31,6 +31,9 @@ async def test_a_year_of_monthly_billing_from_the_31st_keeps_the_anniversary(gat
         again = await run_billing(gateway, due + timedelta(hours=3), person["contact_id"])
         assert again["invoices_created"] == again["charged"] == 0
 
+    first_page = await get(gateway, "/api/invoices?limit=5", person["auth"])
+    assert len(first_page["invoices"]) == 5 and first_page["next_offset"] == 5
+    assert first_page["invoices"][0]["period_start"].startswith("2028-12-31")  # newest first
     invoices = (await get(gateway, "/api/invoices?status=all&limit=50", person["auth"]))["invoices"]
     played = sorted((i for i in invoices if i["sequence"] > 1), key=lambda i: i["sequence"])
     assert len(played) == 12
@@ -225,3 +228,31 @@ async def test_cancel_at_period_end_or_now_and_pause_then_resume(gateway, smtp, 
     assert orders[later["id"]]["status"] == "cancelled" and orders[now["id"]]["status"] == "cancelled"
     async with gateway.post(f"/api/orders/{now['id']}/cancel", json={"reason": "again"}, headers=person["auth"]) as r:
         assert r.status == 409
+
+
+async def test_a_retry_falls_back_to_the_contacts_fallback_card(gateway, smtp, db):
+    person = await customer(gateway, smtp, db)
+    order = (await place_order(gateway, person["contact_id"], MONTHLY, (await tokenise(gateway))["token"]))["order"]
+    bad = (await add_card(gateway, person, DECLINED))["card"]
+    backup = (await add_card(gateway, person, "5555555555554444", fallback_rank=1))["card"]
+    due = utc(2031, 5, 20, 8)
+    await patch_order(gateway, order["id"], {"card_id": bad["id"], "next_billing_date": due.isoformat()})
+    assert (await run_billing(gateway, due, person["contact_id"]))["declined"] == 1
+    assert (await run_billing(gateway, due + timedelta(days=1), person["contact_id"]))["succeeded"] == 1
+    payments = (await get(gateway, "/api/payments", person["auth"]))["payments"]
+    latest = [(p["status"], p["card"]["id"]) for p in payments if p["created_at"].startswith("2031-05-21")]
+    assert sorted(latest) == sorted([("failed", bad["id"]), ("succeeded", backup["id"])])
+    assert (await get(gateway, "/api/invoices?status=unpaid", person["auth"]))["invoices"] == []
+
+
+async def test_an_admin_refund_goes_through_the_processor_once(gateway, smtp, db):
+    person = await customer(gateway, smtp, db)
+    await place_order(gateway, person["contact_id"], MONTHLY, (await tokenise(gateway))["token"])
+    [payment] = (await get(gateway, "/api/payments", person["auth"]))["payments"]
+    for expect in (200, 409):
+        async with gateway.post(f"/admin/api/payments/{payment['id']}/refund", headers=ADMIN) as r:
+            assert r.status == expect, await r.text()
+    [refunded] = (await get(gateway, "/api/payments", person["auth"]))["payments"]
+    assert refunded["status"] == "refunded" and refunded["amount_refunded"] == {"amount": 1900, "currency": "USD"}
+    charge_id = await db.fetchval("SELECT processor_charge_id FROM billing.payments WHERE id = $1", uuid.UUID(payment["id"]))
+    assert await db.fetchval("SELECT amount_refunded FROM sandbox.charges WHERE id = $1", charge_id) == 1900

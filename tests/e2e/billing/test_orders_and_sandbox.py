@@ -103,6 +103,12 @@ async def test_orders_for_unknown_contacts_or_products_are_not_found(gateway, sm
     person = await customer(gateway, smtp, db)
     await place_order(gateway, person["contact_id"], str(uuid.uuid4()), card["token"], expect=404)
     await place_order(gateway, person["contact_id"], MONTHLY, "tok_unknown", expect=422)
+    # A contact billing knows, but of another site, is not found through the demo site's key.
+    elsewhere = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO billing.contacts (id, site_id, email) VALUES ($1, $2, 'elsewhere@example.org')", elsewhere, uuid.uuid4()
+    )
+    await place_order(gateway, str(elsewhere), MONTHLY, card["token"], expect=404)
     async with gateway.get(f"/admin/api/contacts/{uuid.uuid4()}/purchases", headers=ADMIN) as r:
         assert r.status == 404
 
