@@ -4,6 +4,8 @@ import uuid
 from datetime import datetime, timezone
 from uuid import UUID
 
+import asyncpg
+
 from services.billing import repository as repo
 from services.billing.charging import Attempt, charge_once, record_success, refusal
 from services.billing.context import Ctx
@@ -22,18 +24,29 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn) -> UUID:
-    """As an order form would: charge the first period now; the order exists only if that succeeded."""
+ORDER_KEYS = uuid.UUID("0b7f4a52-5d0e-4c59-9a43-6f1f3e7c2b10")
+
+
+async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn) -> tuple[UUID, bool]:
+    """As an order form would: charge the first period now; the order exists only if that succeeded.
+
+    Returns (order id, created). With ``idempotency_key`` the order id, and so the charge's key, are
+    derived from it: a retried request (after a timeout, a crash) answers the same order and the
+    processor replays the same charge, never a second one.
+    """
+    order_id = uuid.uuid5(ORDER_KEYS, f"{site_id}:{body.idempotency_key}") if body.idempotency_key else uuid.uuid4()
     async with ctx.pool.acquire() as conn:
         if await repo.contact(conn, body.contact_id, site_id) is None:
             raise not_found("contact")
         product = await repo.product(conn, body.product_id, site_id)
         if product is None:
             raise not_found("product")
+        if body.idempotency_key and await repo.order(conn, order_id, site_id) is not None:
+            return order_id, False
     details = await ctx.processor.card(body.card_token)
     if details is None:
         raise CardTokenInvalid(details={"fields": {"card_token": "unknown to the payment processor"}})
-    order_id, invoice_id, now = uuid.uuid4(), uuid.uuid4(), _now()
+    invoice_id, now = uuid.uuid4(), _now()
     key = idempotency_key(order_id, 1, 1)
     result = await charge_once(
         ctx.processor, token=details.token, amount=product.amount, currency=product.currency, key=key,
@@ -42,6 +55,24 @@ async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn) -> UUID:
     if result.outcome != "succeeded":
         log.info("order.refused", product_id=str(product.id), code=result.code)
         raise refusal(Attempt({}, key, result))
+    try:
+        await _record_order(ctx, site_id, body, product, details, order_id, invoice_id, key, result, now)
+    except asyncpg.UniqueViolationError:
+        if body.idempotency_key:  # the same request, concurrently: it recorded the order first
+            return order_id, False
+        raise
+    except BaseException:
+        # Charged but not recorded. With a key the client's retry records it (the charge is replayed);
+        # without one nobody could, so the money goes back.
+        if not body.idempotency_key and result.charge_id:
+            refund = await ctx.processor.refund(charge_id=result.charge_id, amount=product.amount, idempotency_key=f"refund:{key}")
+            log.error("order.not_recorded_charge_refunded", order_id=str(order_id), refunded=refund.ok)
+        raise
+    log.info("order.created", order_id=str(order_id), product_id=str(product.id))
+    return order_id, True
+
+
+async def _record_order(ctx: Ctx, site_id, body: OrderIn, product, details, order_id, invoice_id, key, result, now) -> None:
     recurring = product.kind != "one_time"
     period_end = period_start(now, 0, 1, product.interval, product.interval_count) if recurring else None
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
@@ -74,8 +105,6 @@ async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn) -> UUID:
                 amount=Money(amount=product.amount, currency=product.currency), created_at=now,
             )
         )
-    log.info("order.created", order_id=str(order_id), product_id=str(product.id))
-    return order_id
 
 
 async def patch_order(ctx: Ctx, site_id: UUID, order_id: UUID, body: OrderPatch) -> None:

@@ -54,6 +54,8 @@ class OrderIn(Body):
     contact_id: UUID
     product_id: UUID
     card_token: str = Field(min_length=1, max_length=100)
+    # The same key again answers the same order and never charges twice (a retried order form).
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
 
 
 class OrderPatch(Body):

@@ -56,8 +56,8 @@ async def _order(request: web.Request, order_id) -> dict:
 async def place_order(request: web.Request) -> web.Response:
     site = admin_site_of(request)
     body = await read_body(request, OrderIn)
-    order_id = await orders.place_order(ctx(request), site.site_id, body)
-    return respond({"order": await _order(request, order_id)}, status=201)
+    order_id, created = await orders.place_order(ctx(request), site.site_id, body)
+    return respond({"order": await _order(request, order_id)}, status=201 if created else 200)
 
 
 @routes.get("/admin/api/orders/{id}")

@@ -153,3 +153,17 @@ async def test_no_card_number_reaches_the_billing_database_or_any_log(system, ga
     for number in (VISA_OK, DECLINED):  # ... never a card number
         assert number not in dump
         assert number not in logs
+
+
+async def test_a_retried_order_with_the_same_idempotency_key_is_one_order_and_one_charge(gateway, smtp, db):
+    person = await customer(gateway, smtp, db)
+    card = await tokenise(gateway)
+    body = {"contact_id": person["contact_id"], "product_id": MONTHLY, "card_token": card["token"], "idempotency_key": uuid.uuid4().hex}
+    statuses, ids = [], set()
+    for _ in range(2):
+        async with gateway.post("/admin/api/orders", json=body, headers=ADMIN) as r:
+            statuses.append(r.status)
+            ids.add((await r.json())["order"]["id"])
+    assert statuses == [201, 200] and len(ids) == 1
+    assert await db.fetchval("SELECT count(*) FROM sandbox.charges WHERE token = $1", card["token"]) == 1
+    assert await db.fetchval("SELECT count(*) FROM billing.orders WHERE contact_id = $1", uuid.UUID(person["contact_id"])) == 1
