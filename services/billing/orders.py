@@ -10,7 +10,7 @@ from services.billing import repository as repo
 from services.billing.charging import Attempt, charge_once, record_success, refusal
 from services.billing.context import Ctx
 from services.billing.domain import (
-    CardTokenInvalid, OrderStateConflict, PaymentRefused, idempotency_key, not_found, period_start,
+    CardTokenInvalid, OrderStateConflict, idempotency_key, not_found, period_start,
 )
 from services.billing.schemas import CancelIn, OrderIn, OrderPatch
 from shared.db import unit_of_work
@@ -236,5 +236,3 @@ async def pay_off(ctx: Ctx, site_id: UUID, order_id: UUID, card_id: UUID | None,
     log.info("payment_plan.paid_off", order_id=str(order_id))
     return invoice_id
 
-
-__all__ = ["place_order", "patch_order", "cancel", "pause", "resume", "pay_off", "PaymentRefused"]

@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from services.sandbox import repository as repo
-from services.sandbox.domain import DECLINES, CardInvalid, IdempotencyKeyReused, ProcessingError, check_card
+from services.sandbox.domain import DECLINES, IdempotencyKeyReused, ProcessingError, check_card
 from shared.app import POOL
 from shared.errors import InvalidRequest, NotFound, ServiceError
 from shared.http import read_body

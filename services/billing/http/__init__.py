@@ -5,6 +5,4 @@ from aiohttp import web
 
 from services.billing.http import admin, customer, internal
 
-routes = web.RouteTableDef()
-for module in (internal, customer, admin):
-    routes._items.extend(module.routes)
+routes: list[web.AbstractRouteDef] = [*internal.routes, *customer.routes, *admin.routes]

@@ -8,7 +8,7 @@ from datetime import datetime
 import aio_pika
 import pytest
 
-from services.membership.seed import DEMO_SITE_ID, demo_id
+from services.membership.seed import demo_id
 from tests.conftest import ADMIN_KEY, eventually
 from tests.e2e.helpers import sign_up_and_log_in
 
@@ -115,5 +115,3 @@ async def patch_order(gateway, order_id: str, body: dict, expect: int = 200) -> 
         assert r.status == expect, answer
         return answer
 
-
-__all__ = ["DEMO_SITE_ID"]
