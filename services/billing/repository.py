@@ -144,6 +144,17 @@ async def open_orders_paid_by(conn, card_ids: list[UUID]) -> list[asyncpg.Record
     )
 
 
+async def mark_expiring_cards(conn, *, year: int, month: int, now, site_id, contact_id) -> list[asyncpg.Record]:
+    """Cards expiring in (year, month) that pay open orders and were not announced yet: marked, once."""
+    return await conn.fetch(
+        "UPDATE cards c SET expiry_notified_at = $3 WHERE c.removed_at IS NULL AND c.expiry_notified_at IS NULL"
+        " AND c.exp_year = $1 AND c.exp_month = $2"
+        " AND ($4::uuid IS NULL OR c.site_id = $4) AND ($5::uuid IS NULL OR c.contact_id = $5)"
+        f" AND EXISTS (SELECT 1 FROM orders o WHERE o.card_id = c.id AND {_OPEN}) RETURNING c.*",
+        year, month, now, site_id, contact_id,
+    )
+
+
 async def move_open_orders(conn, contact_id: UUID, site_id: UUID, card_id: UUID) -> list[UUID]:
     """Every open subscription and payment plan of the contact is paid by ``card_id`` from now on."""
     rows = await conn.fetch(

@@ -21,7 +21,8 @@ from services.billing import repository as repo
 from services.billing.charging import charge_cards, record
 from services.billing.domain import period_start
 from services.billing.processor import PaymentProcessor
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, unit_of_work
+from shared.events.billing import CardExpiryApproached
 from shared.logging import get_logger
 
 log = get_logger("billing.run")
@@ -36,6 +37,7 @@ class RunSummary:
     declined: int = 0
     transient: int = 0
     cancelled: int = 0
+    expiring_cards: int = 0
 
     def dict(self) -> dict:
         return asdict(self)
@@ -55,6 +57,7 @@ class BillingRun:
         correlation_id = correlation_id or f"billing-run-{uuid.uuid4()}"
         summary = RunSummary(as_of=as_of.isoformat())
         log.info("billing_run.started", as_of=summary.as_of, site_id=str(site_id) if site_id else None)
+        summary.expiring_cards = await self._announce_expiring_cards(as_of, site_id, contact_id, correlation_id)
         # An order owes at most one open invoice, so catching up on several periods alternates:
         # open a period, charge it, open the next.
         for _ in range(10_000):
@@ -64,6 +67,23 @@ class BillingRun:
                 break
         log.info("billing_run.finished", **summary.dict())
         return summary
+
+    async def _announce_expiring_cards(self, as_of, site_id, contact_id, correlation_id) -> int:
+        """``billing.card.expiry_approached`` once for each card paying open orders that expires at
+        the end of next month, so the contact can add a new one before a renewal fails."""
+        year, month = (as_of.year + 1, 1) if as_of.month == 12 else (as_of.year, as_of.month + 1)
+        async with unit_of_work(self.pool, producer=self.settings.service, correlation_id=correlation_id) as uow:
+            cards = await repo.mark_expiring_cards(
+                uow.conn, year=year, month=month, now=as_of, site_id=site_id, contact_id=contact_id
+            )
+            for c in cards:
+                await uow.publish(
+                    CardExpiryApproached(
+                        card_id=c["id"], contact_id=c["contact_id"], site_id=c["site_id"], brand=c["brand"],
+                        last4=c["last4"], exp_month=c["exp_month"], exp_year=c["exp_year"],
+                    )
+                )
+        return len(cards)
 
     async def _open_periods(self, as_of, site_id, contact_id, correlation_id, summary) -> int:
         total = 0

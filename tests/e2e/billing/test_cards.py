@@ -1,9 +1,11 @@
 """Cards: several per contact, a default, "Use this card" for every open order, one order's card
 changed by the admin, and which card pays what."""
 
-from datetime import datetime
+from datetime import datetime, timezone
 
-from tests.e2e.billing.conftest import ADMIN, EBOOK, MONTHLY, PLAN, add_card, customer, get, patch_order, place_order, tokenise
+from tests.e2e.billing.conftest import (
+    ADMIN, EBOOK, MONTHLY, PLAN, add_card, customer, get, patch_order, place_order, run_billing, tokenise,
+)
 
 
 async def test_use_this_card_moves_all_three_open_orders_while_the_admin_change_moves_one(gateway, smtp, db):
@@ -75,3 +77,15 @@ async def test_a_card_that_pays_open_orders_cannot_be_removed_and_others_cards_a
         assert r.status == 204
     remaining = (await get(gateway, "/api/cards", person["auth"]))["cards"]
     assert [c["id"] for c in remaining] == [spare["card"]["id"]] and remaining[0]["is_default"]
+
+
+async def test_a_card_paying_open_orders_is_announced_once_the_month_before_it_expires(gateway, smtp, db, billing_events):
+    person = await customer(gateway, smtp, db)
+    card = await tokenise(gateway, exp_year=2031, exp_month=2)
+    order = (await place_order(gateway, person["contact_id"], MONTHLY, card["token"]))["order"]
+    await patch_order(gateway, order["id"], {"next_billing_date": "2031-06-01T00:00:00Z"})
+    assert (await run_billing(gateway, datetime(2030, 12, 20, tzinfo=timezone.utc), person["contact_id"]))["expiring_cards"] == 0
+    assert (await run_billing(gateway, datetime(2031, 1, 10, tzinfo=timezone.utc), person["contact_id"]))["expiring_cards"] == 1
+    assert (await run_billing(gateway, datetime(2031, 1, 20, tzinfo=timezone.utc), person["contact_id"]))["expiring_cards"] == 0
+    [event] = await billing_events.wait("billing.card.expiry_approached", card_id=order["card"]["id"])
+    assert (event["payload"]["exp_month"], event["payload"]["exp_year"], event["payload"]["last4"]) == (2, 2031, "4242")
