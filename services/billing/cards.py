@@ -26,8 +26,8 @@ async def add_card(ctx: Ctx, site_id: UUID, contact_id: UUID, body: CardIn) -> t
     if details is None:
         raise CardTokenInvalid(details={"fields": {"token": "unknown to the payment processor"}})
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
-        if await repo.contact(uow.conn, contact_id, site_id) is None:
-            raise not_found("contact")
+        # The gateway vouched for this contact; membership.contact.created may just not have arrived yet.
+        await repo.ensure_contact(uow.conn, contact_id=contact_id, site_id=site_id)
         existing = await repo.card_by_token(uow.conn, contact_id, details.token)
         if existing is not None:
             card_id, created = existing["id"], False

@@ -42,6 +42,13 @@ async def upsert_contact(conn, *, contact_id, site_id, email, first_name, last_n
     )
 
 
+async def ensure_contact(conn, *, contact_id, site_id) -> None:
+    """A contact known only by id until its membership.contact.created arrives (which fills it in)."""
+    await conn.execute(
+        "INSERT INTO contacts (id, site_id, email) VALUES ($1, $2, '') ON CONFLICT (id) DO NOTHING", contact_id, site_id
+    )
+
+
 async def contact(conn, contact_id: UUID, site_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM contacts WHERE id = $1 AND site_id = $2", contact_id, site_id)
 

@@ -93,7 +93,7 @@ def invoice_view(i) -> dict:
         "covers": i["covers"], "period_start": i["period_start"], "period_end": i["period_end"],
         "amount": money(i["amount"], i["currency"]), "status": i["status"], "paid_at": i["paid_at"],
         "created_at": i["created_at"], "failed_attempts": i["failures"], "next_retry_at": i["next_attempt_at"]
-        if i["status"] == "unpaid" and i["failures"] else None, "last_error": i["last_error"],
+        if i["status"] == "unpaid" and (i["failures"] or i["transient_errors"]) else None, "last_error": i["last_error"],
     }
 
 
