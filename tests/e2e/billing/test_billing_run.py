@@ -1,7 +1,11 @@
 """The billing run, played forward with ``as_of``: anniversary dates, dunning, plans, pauses."""
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
+
+from services.system import System
+from tests.conftest import eventually, free_port
 
 from tests.e2e.billing.conftest import (
     ADMIN, DECLINED, MONTHLY, PLAN, TRANSIENT, add_card, customer, get, patch_order, place_order, run_billing, tokenise,
@@ -256,3 +260,27 @@ async def test_an_admin_refund_goes_through_the_processor_once(gateway, smtp, db
     assert refunded["status"] == "refunded" and refunded["amount_refunded"] == {"amount": 1900, "currency": "USD"}
     charge_id = await db.fetchval("SELECT processor_charge_id FROM billing.payments WHERE id = $1", uuid.UUID(payment["id"]))
     assert await db.fetchval("SELECT amount_refunded FROM sandbox.charges WHERE id = $1", charge_id) == 1900
+
+
+async def test_the_scheduled_run_bills_due_orders_on_its_own(system, gateway, smtp, db, tmp_path):
+    """A second billing replica with a one-second schedule (the suite's own billing keeps the default hour)."""
+    person = await customer(gateway, smtp, db)
+    order = (await place_order(gateway, person["contact_id"], MONTHLY, (await tokenise(gateway))["token"]))["order"]
+    await patch_order(gateway, order["id"], {"next_billing_date": (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()})
+    replica = System(
+        env={**system.env, "CC_BILLING_RUN_INTERVAL_SECONDS": "1"},
+        ports={**system.ports, "billing": free_port()},
+        log_dir=tmp_path,
+    )
+    replica.start("billing")
+    try:
+        await asyncio.to_thread(replica.wait_ready, ["billing"], 30)
+
+        async def billed():
+            return await db.fetchval(
+                "SELECT status = 'paid' FROM billing.invoices WHERE order_id = $1 AND sequence = 2", uuid.UUID(order["id"])
+            )
+
+        await eventually(billed, timeout=15, message="the scheduled run billed the due order")
+    finally:
+        replica.stop("billing")
