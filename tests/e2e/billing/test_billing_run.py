@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 
 from services.system import System
 from tests.conftest import eventually, free_port
-
 from tests.e2e.billing.conftest import (
     ADMIN, DECLINED, MONTHLY, PLAN, TRANSIENT, add_card, customer, get, patch_order, place_order, run_billing, tokenise,
 )
