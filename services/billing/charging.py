@@ -54,13 +54,14 @@ async def charge_once(
 async def charge_cards(
     processor: PaymentProcessor, inv, cards: list, *, immediate_retries: int = 0
 ) -> list[Attempt]:
-    """Try the cards in order until one succeeds or a transient error stops the round."""
+    """One round: try the cards in order until one succeeds or a transient error stops the round."""
     attempts: list[Attempt] = []
+    round_ = inv["charge_attempts"] + 1
     if not cards:
-        key = idempotency_key(inv["order_id"], inv["sequence"], inv["charge_attempts"] + 1)
+        key = idempotency_key(inv["order_id"], inv["sequence"], round_)
         return [Attempt(NO_CARD, key, ChargeResult("declined", code="no_card", message="No card to charge."))]
     for card in cards:
-        key = idempotency_key(inv["order_id"], inv["sequence"], inv["charge_attempts"] + len(attempts) + 1)
+        key = idempotency_key(inv["order_id"], inv["sequence"], round_, card["id"])
         result = await charge_once(
             processor, token=card["token"], amount=inv["amount"], currency=inv["currency"], key=key,
             description=f"{inv['product_name']} #{inv['sequence']}", immediate_retries=immediate_retries,
@@ -71,10 +72,12 @@ async def charge_cards(
     return attempts
 
 
-async def _insert_payment(uow: UnitOfWork, inv, attempt: Attempt, now: datetime) -> UUID:
+async def _insert_payment(uow: UnitOfWork, inv, attempt: Attempt, now: datetime) -> UUID | None:
+    """The payment row of one charge. A failed one already recorded under its key (a round retried
+    after a transient error replays its declines) is not recorded twice: None."""
     payment_id = uuid.uuid4()
     ok = attempt.result.outcome == "succeeded"
-    await repo.insert_payment(
+    inserted = await repo.insert_payment(
         uow.conn,
         id=payment_id, invoice_id=inv["id"], order_id=inv["order_id"], site_id=inv["site_id"],
         contact_id=inv["contact_id"], card_id=attempt.card["id"], amount=inv["amount"], currency=inv["currency"],
@@ -82,39 +85,37 @@ async def _insert_payment(uow: UnitOfWork, inv, attempt: Attempt, now: datetime)
         failure_code=None if ok else attempt.result.code, failure_message=None if ok else attempt.result.message,
         created_at=now,
     )
-    return payment_id
+    return payment_id if inserted else None
 
 
 async def record(uow: UnitOfWork, inv, attempts: list[Attempt], now: datetime, *, settings, scheduled: bool) -> str:
     """Write the outcome of a round of attempts on an invoice; returns succeeded/declined/transient."""
     final = attempts[-1]
     declined = [a for a in attempts if a.result.outcome == "declined"]
-    last_failed_payment = None
-    for attempt in declined:
-        last_failed_payment = await _insert_payment(uow, inv, attempt, now)
-    charge_attempts = inv["charge_attempts"] + len(declined)
+    failed_payments = [await _insert_payment(uow, inv, attempt, now) for attempt in declined]
+    ended_rounds = inv["charge_attempts"] + 1
     if final.result.outcome == "succeeded":
-        await record_success(uow, inv, final, now, charge_attempts=charge_attempts + 1)
+        await record_success(uow, inv, final, now, charge_attempts=ended_rounds)
         return "succeeded"
     if final.result.outcome == "error":
         transient = inv["transient_errors"] + 1
         if not scheduled:
-            await repo.update(uow.conn, "invoices", inv["id"], charge_attempts=charge_attempts, last_error=final.result.code)
+            await repo.update(uow.conn, "invoices", inv["id"], last_error=final.result.code)
             return "transient"
         if transient <= settings.transient_retries:
+            # The round stays open: the retry uses the same keys.
             await repo.update(
-                uow.conn, "invoices", inv["id"], charge_attempts=charge_attempts, transient_errors=transient,
-                last_error=final.result.code, next_attempt_at=now + timedelta(seconds=settings.transient_retry_seconds),
+                uow.conn, "invoices", inv["id"], transient_errors=transient, last_error=final.result.code,
+                next_attempt_at=now + timedelta(seconds=settings.transient_retry_seconds),
             )
             log.info("invoice.transient_error", invoice_id=str(inv["id"]), code=final.result.code)
             return "transient"
-        # Too many transient errors in a row: this attempt counts as failed (the key is spent).
-        last_failed_payment = await _insert_payment(uow, inv, final, now)
-        charge_attempts += 1
+        # Too many transient errors in a row: the round ends as failed.
+        failed_payments.append(await _insert_payment(uow, inv, final, now))
         declined.append(final)
+    payment_id = next((p for p in reversed(failed_payments) if p is not None), None) or uuid.uuid4()
     await record_failure(
-        uow, inv, declined[-1], last_failed_payment, now, settings=settings, scheduled=scheduled,
-        charge_attempts=charge_attempts,
+        uow, inv, declined[-1], payment_id, now, settings=settings, scheduled=scheduled, charge_attempts=ended_rounds
     )
     return "declined"
 

@@ -64,9 +64,14 @@ def retry_at(first_failed_at: datetime, failures: int, retry_days: list[float]) 
     return first_failed_at + timedelta(days=retry_days[failures - 1])
 
 
-def idempotency_key(order_id: UUID, sequence: int, attempt: int) -> str:
-    """One key per (order, billing period, attempt): a repeated charge of the same attempt is the same charge."""
-    return f"order:{order_id}:period:{sequence}:attempt:{attempt}"
+def idempotency_key(order_id: UUID, sequence: int, attempt: int, card_id: UUID | None = None) -> str:
+    """One key per (order, billing period, attempt round, card): charging it again is the same charge.
+
+    A round ends with a success or with every card declined; a transient error leaves the round open,
+    so its retry reuses the very same keys (a charge whose answer was lost is replayed, not repeated).
+    """
+    key = f"order:{order_id}:period:{sequence}:attempt:{attempt}"
+    return f"{key}:card:{card_id}" if card_id is not None else key
 
 
 def format_money(amount: int, currency: str) -> str:

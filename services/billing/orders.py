@@ -213,7 +213,7 @@ async def pay_off(ctx: Ctx, site_id: UUID, order_id: UUID, card_id: UUID | None,
         if left <= 0:
             raise OrderStateConflict("Nothing is left to pay.")
         sequence = order["periods_billed"] + 1
-        key = idempotency_key(order_id, sequence, 1) + f":payoff:{card['id']}"
+        key = idempotency_key(order_id, sequence, 1, card["id"]) + ":payoff"
         amount = left * order["amount"]
         result = await charge_once(
             ctx.processor, token=card["token"], amount=amount, currency=order["currency"], key=key,

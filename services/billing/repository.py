@@ -314,15 +314,18 @@ async def invoices_of(conn, contact_id: UUID, site_id: UUID, *, status: str | No
 # --- payments -------------------------------------------------------------------------------------
 
 
-async def insert_payment(conn, **p) -> None:
-    await conn.execute(
+async def insert_payment(conn, **p) -> bool:
+    """False when a failed payment with this key is already recorded; a second SUCCEEDED payment for
+    a key is refused by the unique constraint (it raises)."""
+    conflict = " ON CONFLICT (idempotency_key) DO NOTHING" if p["status"] == "failed" else ""
+    return await conn.fetchval(
         "INSERT INTO payments (id, invoice_id, order_id, site_id, contact_id, card_id, amount, currency, status,"
         " idempotency_key, processor_charge_id, failure_code, failure_message, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)" + conflict + " RETURNING true",
         p["id"], p["invoice_id"], p["order_id"], p["site_id"], p["contact_id"], p["card_id"], p["amount"],
         p["currency"], p["status"], p["idempotency_key"], p["charge_id"], p["failure_code"], p["failure_message"],
         p["created_at"],
-    )
+    ) is not None
 
 
 _PAYMENT_VIEW = """

@@ -283,3 +283,26 @@ async def test_the_scheduled_run_bills_due_orders_on_its_own(system, gateway, sm
         await eventually(billed, timeout=15, message="the scheduled run billed the due order")
     finally:
         replica.stop("billing")
+
+
+async def test_a_round_left_open_by_a_transient_error_is_retried_with_the_same_keys(gateway, smtp, db):
+    """Declined on the order's card, then a transient error on the fallback card: an hour later the
+    same round replays the decline (no second failed payment) and completes on the fallback card."""
+    person = await customer(gateway, smtp, db)
+    order = (await place_order(gateway, person["contact_id"], MONTHLY, (await tokenise(gateway))["token"]))["order"]
+    bad = (await add_card(gateway, person, DECLINED))["card"]
+    flaky = (await add_card(gateway, person, TRANSIENT, fallback_rank=1))["card"]
+    due = utc(2031, 8, 1, 8)
+    await patch_order(gateway, order["id"], {"card_id": bad["id"], "next_billing_date": due.isoformat()})
+    assert (await run_billing(gateway, due, person["contact_id"]))["declined"] == 1
+    assert (await run_billing(gateway, due + timedelta(days=1), person["contact_id"]))["transient"] == 1
+    assert (await run_billing(gateway, due + timedelta(days=1, hours=1), person["contact_id"]))["succeeded"] == 1
+
+    payments = (await get(gateway, "/api/payments", person["auth"]))["payments"]
+    mine = sorted((p["status"], p["card"]["id"]) for p in payments if p["created_at"] >= "2031")
+    assert mine == sorted([("failed", bad["id"]), ("failed", bad["id"]), ("succeeded", flaky["id"])])
+    keys = await db.fetch(
+        "SELECT idempotency_key, status FROM sandbox.charges WHERE idempotency_key LIKE $1 ORDER BY created_at",
+        f"order:{order['id']}:period:2:%",
+    )
+    assert [(k["idempotency_key"].split(":")[5], k["status"]) for k in keys] == [("1", "failed"), ("2", "failed"), ("2", "succeeded")]

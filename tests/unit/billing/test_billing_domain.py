@@ -49,10 +49,11 @@ def test_money_is_shown_from_integer_minor_units():
     assert installments_summary(3, 6, 2500, "USD") == "3 of 6 paid, $75.00 left"
 
 
-def test_the_idempotency_key_names_the_order_period_and_attempt():
-    order = uuid4()
+def test_the_idempotency_key_names_the_order_period_attempt_and_card():
+    order, card = uuid4(), uuid4()
     assert idempotency_key(order, 4, 2) == f"order:{order}:period:4:attempt:2"
-    assert idempotency_key(order, 4, 2) != idempotency_key(order, 4, 3)
+    assert idempotency_key(order, 4, 2, card) == f"order:{order}:period:4:attempt:2:card:{card}"
+    assert idempotency_key(order, 4, 2, card) != idempotency_key(order, 4, 3, card) != idempotency_key(order, 4, 2, uuid4())
 
 
 def test_sandbox_card_checks():
