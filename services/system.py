@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("auth", "membership", "billing", "notify", "gateway")
-DEFAULT_PORTS = {"gateway": 8080, "auth": 8081, "membership": 8082, "billing": 8083, "notify": 8084}
+SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")
+DEFAULT_PORTS = {"gateway": 8080, "auth": 8081, "membership": 8082, "billing": 8083, "notify": 8084, "sandbox": 8085}
 
 
 @dataclass
@@ -117,9 +117,9 @@ class System:
             return proc.popen.wait()
 
     def stop_all(self, sig: int = signal.SIGTERM) -> None:
-        # Replicas, the gateway (no new requests), then producers before consumers.
+        # Replicas, the gateway (no new requests), then producers before consumers, the processor last.
         replicas = [name for name in self.processes if name not in SERVICES]
-        for name in (*replicas, "gateway", "membership", "billing", "auth", "notify"):
+        for name in (*replicas, "gateway", "membership", "billing", "auth", "notify", "sandbox"):
             if name in self.processes:
                 self.stop(name, sig)
 

@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     membership_url: str = url_field("http://127.0.0.1:8082", "membership")
     billing_url: str = url_field("http://127.0.0.1:8083", "billing")
     notify_url: str = url_field("http://127.0.0.1:8084", "notify")
+    # The sandbox payment processor (billing charges through it; the gateway exposes its tokens route).
+    sandbox_url: str = url_field("http://127.0.0.1:8085", "sandbox")
     # Where people reach the system: links in emails point here.
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: float = 10.0
@@ -56,6 +58,7 @@ class ServiceSettings(BaseSettings):
             "membership": self.membership_url,
             "billing": self.billing_url,
             "notify": self.notify_url,
+            "sandbox": self.sandbox_url,
         }
 
     @property

@@ -4,3 +4,15 @@ from shared.settings import ServiceSettings, port_field
 class BillingSettings(ServiceSettings):
     service: str = "billing"
     port: int = port_field(8083, "billing")
+    # Dunning: after the n-th failed charge of an invoice, try again this many days after the first
+    # failure (CC_RETRY_DAYS='[1, 3, 5]'); after the last, the order is suspended.
+    retry_days: list[float] = [1, 3, 5]
+    # A transient processor error (no answer, processing error) is retried sooner, with the same key,
+    # this many times before it counts as a failed charge.
+    transient_retry_seconds: float = 3600.0
+    transient_retries: int = 3
+    # The scheduled billing run: every so many seconds (0 turns it off). The first run comes one
+    # interval after start, so a freshly started system (and the test suite) is not disturbed.
+    billing_run_interval_seconds: float = 3600.0
+    # Invoices charged together (concurrently) in one transaction of the billing run.
+    billing_run_batch: int = 100

@@ -1,0 +1,47 @@
+"""The payment processor adapter: what billing needs from a processor, whichever it is.
+
+Billing never sees a card number: the card form tokenises at the processor, billing keeps the token.
+Every charge carries an idempotency key; a processor must return the same charge for the same key.
+A real processor plugs in by implementing ``PaymentProcessor``; the sandbox is ``SandboxProcessor``.
+"""
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """``succeeded``; ``declined`` (final for this attempt: ``code`` says why); ``error``: transient,
+    the outcome is unknown or the processor failed, retry with the SAME idempotency key."""
+
+    outcome: Literal["succeeded", "declined", "error"]
+    charge_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    ok: bool
+    refund_id: str | None = None
+    code: str | None = None
+
+
+class PaymentProcessor(Protocol):
+    async def card(self, token: str) -> CardDetails | None:
+        """The card behind a token; None when the processor does not know it."""
+
+    async def charge(
+        self, *, token: str, amount: int, currency: str, idempotency_key: str, description: str = ""
+    ) -> ChargeResult: ...
+
+    async def refund(self, *, charge_id: str, amount: int, idempotency_key: str) -> RefundResult: ...

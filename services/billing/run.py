@@ -1,0 +1,171 @@
+"""The billing run: opens the billing periods that have begun and charges what is due.
+
+Several runs may go at once (replicas, the schedule, an admin's on-demand run, the CLI): due orders
+and due invoices are claimed with ``FOR UPDATE SKIP LOCKED``, so each is handled by exactly one run;
+the database allows one invoice per (order, period) and one payment per idempotency key; and the key
+the processor sees is derived from (order, period, attempt), so even a run that crashed between the
+charge and its commit charges nothing twice when the next run tries again.
+
+``as_of`` is the run's "now": a test plays a year by running with later and later ``as_of``.
+"""
+
+import asyncio
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from uuid import UUID
+
+import asyncpg
+
+from services.billing import repository as repo
+from services.billing.charging import charge_cards, record
+from services.billing.domain import period_start
+from services.billing.processor import PaymentProcessor
+from shared.db import UnitOfWork, unit_of_work
+from shared.events.billing import CardExpiryApproached
+from shared.logging import get_logger
+
+log = get_logger("billing.run")
+
+
+@dataclass
+class RunSummary:
+    as_of: str
+    invoices_created: int = 0
+    charged: int = 0
+    succeeded: int = 0
+    declined: int = 0
+    transient: int = 0
+    cancelled: int = 0
+    expiring_cards: int = 0
+
+    def dict(self) -> dict:
+        return asdict(self)
+
+
+class BillingRun:
+    def __init__(self, pool: asyncpg.Pool, processor: PaymentProcessor, settings) -> None:
+        self.pool = pool
+        self.processor = processor
+        self.settings = settings
+
+    async def run(
+        self, *, as_of: datetime | None = None, site_id: UUID | None = None, contact_id: UUID | None = None,
+        correlation_id: str | None = None,
+    ) -> RunSummary:
+        as_of = as_of or datetime.now(timezone.utc)
+        correlation_id = correlation_id or f"billing-run-{uuid.uuid4()}"
+        summary = RunSummary(as_of=as_of.isoformat())
+        log.info("billing_run.started", as_of=summary.as_of, site_id=str(site_id) if site_id else None)
+        summary.expiring_cards = await self._announce_expiring_cards(as_of, site_id, contact_id, correlation_id)
+        # An order owes at most one open invoice, so catching up on several periods alternates:
+        # open a period, charge it, open the next.
+        for _ in range(10_000):
+            opened = await self._open_periods(as_of, site_id, contact_id, correlation_id, summary)
+            charged = await self._charge_due(as_of, site_id, contact_id, correlation_id, summary)
+            if not opened and not charged:
+                break
+        log.info("billing_run.finished", **summary.dict())
+        return summary
+
+    async def _announce_expiring_cards(self, as_of, site_id, contact_id, correlation_id) -> int:
+        """``billing.card.expiry_approached`` once for each card paying open orders that expires at
+        the end of next month, so the contact can add a new one before a renewal fails."""
+        year, month = (as_of.year + 1, 1) if as_of.month == 12 else (as_of.year, as_of.month + 1)
+        async with unit_of_work(self.pool, producer=self.settings.service, correlation_id=correlation_id) as uow:
+            cards = await repo.mark_expiring_cards(
+                uow.conn, year=year, month=month, now=as_of, site_id=site_id, contact_id=contact_id
+            )
+            for c in cards:
+                await uow.publish(
+                    CardExpiryApproached(
+                        card_id=c["id"], contact_id=c["contact_id"], site_id=c["site_id"], brand=c["brand"],
+                        last4=c["last4"], exp_month=c["exp_month"], exp_year=c["exp_year"],
+                    )
+                )
+        return len(cards)
+
+    async def _open_periods(self, as_of, site_id, contact_id, correlation_id, summary) -> int:
+        total = 0
+        while True:
+            async with self.pool.acquire() as conn, conn.transaction():
+                orders = await repo.claim_due_orders(conn, as_of=as_of, site_id=site_id, contact_id=contact_id, limit=500)
+                if not orders:
+                    return total
+                invoices, advances = [], []
+                for o in orders:
+                    if o["cancel_at_period_end"]:
+                        await repo.update(conn, "orders", o["id"], status="cancelled", next_billing_at=None)
+                        summary.cancelled += 1
+                        continue
+                    index = o["periods_billed"]  # the period that has begun (0-based)
+                    start = o["next_billing_at"]
+                    end = period_start(o["anchor_at"], o["anchor_index"], index + 1, o["interval"], o["interval_count"])
+                    last = o["kind"] == "payment_plan" and index + 1 >= o["installments"]
+                    invoices.append((
+                        uuid.uuid4(), o["id"], o["site_id"], o["contact_id"], index + 1, 1, start, end,
+                        o["amount"], o["currency"], "unpaid", start, start, None,
+                    ))
+                    advances.append((o["id"], index + 1, None if last else end))
+                await repo.insert_invoices(conn, invoices)
+                await repo.advance_orders(conn, advances)
+            summary.invoices_created += len(invoices)
+            total += len(orders)
+
+    async def _charge_due(self, as_of, site_id, contact_id, correlation_id, summary) -> int:
+        total = 0
+        while True:
+            async with self.pool.acquire() as conn, conn.transaction():
+                invoices = await repo.claim_chargeable_invoices(
+                    conn, as_of=as_of, site_id=site_id, contact_id=contact_id, limit=self.settings.billing_run_batch
+                )
+                if not invoices:
+                    return total
+                card_lists = [await self._cards_for(conn, inv) for inv in invoices]
+                rounds = await asyncio.gather(
+                    *(charge_cards(self.processor, inv, cards) for inv, cards in zip(invoices, card_lists))
+                )
+                uow = UnitOfWork(conn, producer=self.settings.service, correlation_id=correlation_id, causation_id=None)
+                for inv, attempts in zip(invoices, rounds):
+                    outcome = await record(uow, inv, attempts, as_of, settings=self.settings, scheduled=True)
+                    summary.charged += 1
+                    setattr(summary, outcome, getattr(summary, outcome) + 1)
+            total += len(invoices)
+
+    async def _cards_for(self, conn, inv) -> list:
+        """The order's card; on a retry, then the contact's fallback cards in order."""
+        cards = []
+        if inv["card_id"] is not None:
+            card = await repo.card_by_id(conn, inv["card_id"])
+            if card is not None and card["removed_at"] is None:
+                cards.append(card)
+        if inv["failures"] > 0 or not cards:
+            cards += await repo.fallback_cards(conn, inv["contact_id"], inv["card_id"])
+        return cards
+
+
+async def scheduled_billing_run(app):
+    """``cleanup_ctx``: runs the billing every ``billing_run_interval_seconds`` (0: off)."""
+    from services.billing.app_keys import BILLING_RUN
+    from shared.app import SETTINGS
+
+    interval = app[SETTINGS].billing_run_interval_seconds
+    task = None
+    if interval > 0:
+
+        async def loop():
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await app[BILLING_RUN].run()
+                except Exception:
+                    log.exception("billing_run.failed")
+
+        task = asyncio.create_task(loop(), name="billing-run-schedule")
+    yield
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass

@@ -1,0 +1,190 @@
+"""The sandbox's HTTP API, shaped like a real processor's: tokens, charges, refunds.
+
+``POST /sandbox/v1/tokens`` is the only route the gateway exposes (the card form posts there); billing
+calls the rest directly. Charges and refunds need an ``Idempotency-Key`` header: a repeated key with
+the same parameters returns the stored result (``Idempotent-Replayed: true``), with other parameters
+409. A transient processing error stores nothing, so retrying with the same key runs the charge again.
+"""
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from services.sandbox import repository as repo
+from services.sandbox.domain import DECLINES, IdempotencyKeyReused, ProcessingError, check_card
+from shared.app import POOL
+from shared.errors import InvalidRequest, NotFound, ServiceError
+from shared.http import read_body
+from shared.logging import get_logger
+
+log = get_logger("sandbox.http")
+routes = web.RouteTableDef()
+
+
+class TokenRequest(BaseModel):
+    number: str = Field(min_length=1, max_length=32)
+    exp_month: int
+    exp_year: int
+    cvc: str = Field(min_length=1, max_length=8)
+
+
+class ChargeRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=100)
+    amount: int = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    description: str = Field("", max_length=200)
+
+
+class RefundRequest(BaseModel):
+    charge: str = Field(min_length=1, max_length=100)
+    amount: int | None = Field(None, gt=0)
+
+
+def _token_body(row) -> dict:
+    return {k: row[k] for k in ("token", "brand", "last4", "exp_month", "exp_year")}
+
+
+def _charge_body(row) -> dict:
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "token": row["token"],
+        "failure_code": row["failure_code"],
+        "failure_message": row["failure_message"],
+        "amount_refunded": row["amount_refunded"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+def _idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not 0 < len(key) <= 255:
+        raise InvalidRequest("An Idempotency-Key header is required.", details={"fields": {"Idempotency-Key": "required"}})
+    return key
+
+
+def _hash(*parts) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+@routes.post("/sandbox/v1/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    body = await read_body(request, TokenRequest)
+    card = check_card(body.number, body.exp_month, body.exp_year, body.cvc, datetime.now(timezone.utc))
+    token = "tok_" + secrets.token_urlsafe(18)
+    async with request.app[POOL].acquire() as conn:
+        await repo.insert_token(
+            conn, token=token, brand=card.brand, last4=card.last4,
+            exp_month=body.exp_month, exp_year=body.exp_year, behaviour=card.behaviour,
+        )
+        row = await repo.token(conn, token)
+    log.info("sandbox.token_created", brand=card.brand)
+    return web.json_response(_token_body(row), status=201)
+
+
+@routes.get("/sandbox/v1/tokens/{token}")
+async def get_token(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        row = await repo.token(conn, request.match_info["token"])
+    if row is None:
+        raise NotFound("No such token.")
+    return web.json_response(_token_body(row))
+
+
+@routes.post("/sandbox/v1/charges")
+async def create_charge(request: web.Request) -> web.Response:
+    key = _idempotency_key(request)
+    body = await read_body(request, ChargeRequest)
+    request_hash = _hash(body.token, body.amount, body.currency)
+    async with request.app[POOL].acquire() as conn:
+        existing = await repo.charge_by_key(conn, key)
+        if existing is not None:
+            return _replay(existing, request_hash)
+        token = await repo.token(conn, body.token)
+        if token is None:
+            raise NotFound("No such token.", details={"token": "unknown"})
+        if token["behaviour"] == "processing_error" and await repo.first_transient_failure(conn, key):
+            log.info("sandbox.charge_transient_failure")
+            raise ProcessingError()
+        failure = DECLINES.get(token["behaviour"])
+        row = await repo.insert_charge(
+            conn,
+            id="ch_" + secrets.token_urlsafe(18),
+            idempotency_key=key,
+            request_hash=request_hash,
+            token=body.token,
+            amount=body.amount,
+            currency=body.currency,
+            status="failed" if failure else "succeeded",
+            failure_code=failure[0] if failure else None,
+            failure_message=failure[1] if failure else None,
+        )
+    if row["request_hash"] != request_hash:
+        raise IdempotencyKeyReused()
+    log.info("sandbox.charge_created", charge_id=row["id"], status=row["status"])
+    return web.json_response(_charge_body(row), status=201 if row["status"] == "succeeded" else 402)
+
+
+def _replay(row, request_hash: str) -> web.Response:
+    if row["request_hash"] != request_hash:
+        raise IdempotencyKeyReused()
+    return web.json_response(
+        _charge_body(row),
+        status=200 if row["status"] == "succeeded" else 402,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+@routes.get("/sandbox/v1/charges/{charge_id}")
+async def get_charge(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        row = await repo.charge(conn, request.match_info["charge_id"])
+    if row is None:
+        raise NotFound("No such charge.")
+    return web.json_response(_charge_body(row))
+
+
+class RefundRefused(ServiceError):
+    status = 409
+    code = "refund_exceeds_charge"
+    message = "The charge did not succeed or has less left to refund."
+
+
+@routes.post("/sandbox/v1/refunds")
+async def create_refund(request: web.Request) -> web.Response:
+    key = _idempotency_key(request)
+    body = await read_body(request, RefundRequest)
+    async with request.app[POOL].acquire() as conn:
+        charge = await repo.charge(conn, body.charge)
+        if charge is None:
+            raise NotFound("No such charge.")
+        amount = body.amount or charge["amount"] - charge["amount_refunded"]
+        request_hash = _hash(body.charge, body.amount)
+        existing = await repo.refund_by_key(conn, key)
+        if existing is None:
+            try:
+                async with conn.transaction():
+                    existing = await repo.insert_refund(
+                        conn, refund_id="re_" + secrets.token_urlsafe(18), key=key,
+                        request_hash=request_hash, charge_id=body.charge, amount=amount,
+                    )
+            except asyncpg.UniqueViolationError:
+                existing = await repo.refund_by_key(conn, key)
+            if existing is None:
+                raise RefundRefused()
+            status = 201
+        else:
+            status = 200
+    if existing["request_hash"] != request_hash:
+        raise IdempotencyKeyReused()
+    log.info("sandbox.refund_created", refund_id=existing["id"], charge_id=body.charge)
+    return web.json_response(
+        {"id": existing["id"], "charge": existing["charge_id"], "amount": existing["amount"], "status": "succeeded"},
+        status=status,
+    )

@@ -1,0 +1,87 @@
+"""Two billing runs started at the same moment, as two processes, over 5,000 due orders: every order
+is charged exactly once (its payments in billing AND its charges at the processor)."""
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from services.billing.domain import add_months
+from services.membership.seed import DEMO_SITE_ID
+from services.system import ROOT
+from tests.e2e.billing.conftest import MONTHLY, tokenise
+
+ORDERS = 5000
+
+
+async def test_two_runs_at_once_charge_each_of_5000_due_orders_exactly_once(system, gateway, db, billing_events):
+    token = (await tokenise(gateway))["token"]
+    now = datetime.now(timezone.utc)
+    due_at = now - timedelta(hours=1)
+    tag = uuid.uuid4().hex[:8]
+    contacts = [uuid.uuid4() for _ in range(ORDERS)]
+    cards = [uuid.uuid4() for _ in range(ORDERS)]
+    orders = [uuid.uuid4() for _ in range(ORDERS)]
+    product = uuid.UUID(MONTHLY)
+    async with db.acquire() as conn, conn.transaction():
+        await conn.copy_records_to_table(
+            "contacts", schema_name="billing", columns=["id", "site_id", "email"],
+            records=[(c, DEMO_SITE_ID, f"bulk-{tag}-{i}@example.org") for i, c in enumerate(contacts)],
+        )
+        await conn.copy_records_to_table(
+            "cards", schema_name="billing",
+            columns=["id", "site_id", "contact_id", "token", "brand", "last4", "exp_month", "exp_year", "is_default"],
+            records=[(k, DEMO_SITE_ID, c, token, "visa", "4242", 12, 2099, True) for k, c in zip(cards, contacts)],
+        )
+        await conn.copy_records_to_table(
+            "orders", schema_name="billing",
+            columns=["id", "site_id", "contact_id", "product_id", "product_name", "kind", "amount", "currency",
+                     "interval", "interval_count", "status", "card_id", "anchor_at", "anchor_index",
+                     "periods_billed", "next_billing_at", "created_at"],
+            records=[
+                (o, DEMO_SITE_ID, c, product, "Gold monthly", "subscription", 1900, "USD", "month", 1, "active", k,
+                 due_at, 1, 1, due_at, due_at - timedelta(days=31))
+                for o, c, k in zip(orders, contacts, cards)
+            ],
+        )
+
+    env = system.service_env()
+    args = [sys.executable, "-m", "services.cli", "billing-run", "--direct", "--as-of", now.isoformat(), "--site-id", str(DEMO_SITE_ID)]
+    started = time.monotonic()
+    runs = [
+        await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outputs = await asyncio.wait_for(asyncio.gather(*(r.communicate() for r in runs)), timeout=100)
+    assert all(r.returncode == 0 for r in runs), [o[1].decode()[-2000:] for o in outputs]
+    summaries = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
+    elapsed = time.monotonic() - started
+    print(f"two runs over {ORDERS} orders: {elapsed:.1f}s, split {[s['succeeded'] for s in summaries]}")
+
+    # Both runs worked (they competed), and together they charged each order once.
+    assert all(s["succeeded"] > 0 for s in summaries), summaries
+    assert sum(s["invoices_created"] for s in summaries) >= ORDERS
+    per_order = await db.fetch(
+        "SELECT o.id, count(DISTINCT i.id) AS invoices, count(p.id) AS payments,"
+        " count(p.id) FILTER (WHERE p.status = 'succeeded') AS succeeded"
+        " FROM billing.orders o LEFT JOIN billing.invoices i ON i.order_id = o.id"
+        " LEFT JOIN billing.payments p ON p.invoice_id = i.id WHERE o.id = ANY($1::uuid[]) GROUP BY o.id",
+        orders,
+    )
+    assert len(per_order) == ORDERS
+    assert {(r["invoices"], r["payments"], r["succeeded"]) for r in per_order} == {(1, 1, 1)}
+    charges = await db.fetch(
+        "SELECT split_part(idempotency_key, ':', 2) AS order_id, count(*) AS n FROM sandbox.charges"
+        " WHERE token = $1 GROUP BY 1",
+        token,
+    )
+    assert len(charges) == ORDERS and {r["n"] for r in charges} == {1}
+    assert {uuid.UUID(r["order_id"]) for r in charges} == set(orders)
+    next_dates = await db.fetch("SELECT DISTINCT next_billing_at FROM billing.orders WHERE id = ANY($1::uuid[])", orders)
+    assert [r["next_billing_at"] for r in next_dates] == [add_months(due_at, 1)]
+    # A third run at the same moment finds nothing left to do.
+    third = await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE)
+    out, _ = await third.communicate()
+    assert json.loads(out.decode().strip().splitlines()[-1])["charged"] == 0
