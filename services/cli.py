@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = ServiceSettings(service="cli", log_format="console")
-    configure_logging(settings)
+    configure_logging(settings, stream=sys.stderr)  # stdout carries the answers
     return run_command(args, settings)
 
 

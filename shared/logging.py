@@ -12,7 +12,8 @@ from structlog.contextvars import bind_contextvars, clear_contextvars, merge_con
 __all__ = ["configure_logging", "bind_contextvars", "clear_contextvars", "get_logger"]
 
 
-def configure_logging(settings) -> None:
+def configure_logging(settings, stream=None) -> None:
+    """Services log to stdout; a command whose stdout is its answer passes ``stream=sys.stderr``."""
     renderer = (
         structlog.processors.JSONRenderer()
         if settings.log_format == "json"
@@ -35,7 +36,7 @@ def configure_logging(settings) -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -10,6 +10,7 @@ from services.sandbox.settings import SandboxSettings
 from shared.app import POOL, SETTINGS, healthz
 from shared.db import create_pool, migrate
 from shared.http import correlation_middleware, error_middleware
+from shared.metrics import instrument
 
 
 def create_app(settings: SandboxSettings) -> web.Application:
@@ -19,6 +20,7 @@ def create_app(settings: SandboxSettings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.add_routes(routes)
+    instrument(app)
     return app
 
 
