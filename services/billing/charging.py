@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.metrics import BILLING_CHARGES
 from services.billing import repository as repo
 from services.billing.domain import PaymentRefused, idempotency_key, retry_at
 from services.billing.processor import ChargeResult, PaymentProcessor
@@ -45,6 +46,7 @@ async def charge_once(
         result = await processor.charge(
             token=token, amount=amount, currency=currency, idempotency_key=key, description=description
         )
+        BILLING_CHARGES.labels(result=result.outcome).inc()
         if result.outcome != "error" or retry == immediate_retries:
             return result
         await asyncio.sleep(0.2 * (retry + 1))

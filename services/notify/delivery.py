@@ -11,6 +11,7 @@ from email.utils import parseaddr
 
 import aiosmtplib
 
+from shared.metrics import EMAILS_HELD, EMAILS_SENT
 from services.notify import repository as repo
 from shared.db import UnitOfWork
 from shared.events.notify import EmailHeld, EmailSent
@@ -55,12 +56,14 @@ class Delivery(ListeningWorker):
             await repo.mark_sent(conn, row["id"])
             if row["site_id"] is not None:
                 await uow.publish(EmailSent(**about))
+            EMAILS_SENT.inc()
             log.info("email.sent", message_id=message_id)
         elif isinstance(result, PermanentFailure):
             reason = f"rejected by the mail server: {result}"
             await repo.mark_held(conn, row["id"], reason)
             if row["site_id"] is not None:
                 await uow.publish(EmailHeld(**about, reason=reason))
+            EMAILS_HELD.labels(reason="rejected").inc()
             log.warning("email.held", message_id=message_id, reason="permanent_failure")
         else:
             attempts = row["attempts"] + 1
@@ -70,6 +73,7 @@ class Delivery(ListeningWorker):
                 await repo.mark_held(conn, row["id"], reason)
                 if row["site_id"] is not None:
                     await uow.publish(EmailHeld(**about, reason=reason))
+                EMAILS_HELD.labels(reason="too_many_attempts").inc()
                 log.warning("email.held", message_id=message_id, reason="too_many_attempts")
             else:
                 delay = self.settings.delivery_backoff_seconds * 2 ** (attempts - 1)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.metrics import EMAILS_HELD
 from services.notify import repository as repo
 from services.notify.templates import (
     CONTACT_FIELDS,
@@ -119,6 +120,10 @@ async def queue_email(
             await uow.publish(
                 EmailHeld(message_id=message_id, site_id=site_id, contact_id=contact_id, template=template_name, reason=reason)
             )
+            EMAILS_HELD.labels(
+                reason="missing_field" if isinstance(exc, MissingMergeFields)
+                else "no_template" if isinstance(exc, LookupError) else "render_failed"
+            ).inc()
             log.warning("email.held", message_id=str(message_id), template=template_name, reason=reason)
         return message_id
     sender, reply_to = await sender_for(uow.conn, settings, site_id)

@@ -44,6 +44,7 @@ async def test_event_counters_move_when_a_registration_flows_through(system, gat
             "consumed by auth": _delta(before, after, "auth", "cc_events_consumed_total", event_type=GRANTED, outcome="processed"),
             "published by auth": _delta(before, after, "auth", "cc_events_published_total", event_type=CREDENTIALS),
             "consumed by notify": _delta(before, after, "notify", "cc_events_consumed_total", event_type=CREDENTIALS, outcome="processed"),
+            "email sent by notify": _delta(before, after, "notify", "cc_emails_sent_total"),
             "timed by the gateway": _delta(
                 before, after, "gateway", "cc_http_request_duration_seconds_count", route="/api/register", method="POST"
             ),
@@ -74,3 +75,19 @@ async def test_a_poison_message_counts_as_dead_lettered(system, amqp, bus_prefix
 
 def _delta(before, after, service, name, **labels) -> float:
     return value(after[service], name, **labels) - value(before[service], name, **labels)
+
+
+async def test_charges_are_counted_by_result(system, gateway, smtp, db):
+    from services.membership.seed import demo_id
+    from tests.e2e.billing.conftest import customer, place_order, tokenise
+
+    billing = system.processes["billing"].url
+    before = await scrape(billing)
+    person = await customer(gateway, smtp, db)
+    monthly = str(demo_id("product:monthly"))
+    await place_order(gateway, person["contact_id"], monthly, (await tokenise(gateway))["token"])
+    await place_order(gateway, person["contact_id"], monthly, (await tokenise(gateway, "4000000000000002"))["token"], expect=402)
+    after = await scrape(billing)
+    for result in ("succeeded", "declined"):
+        grew = value(after, "cc_billing_charges_total", result=result) - value(before, "cc_billing_charges_total", result=result)
+        assert grew >= 1, result
