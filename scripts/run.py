@@ -97,6 +97,7 @@ def raise_keyboard_interrupt(signum, frame):
 
 def main() -> int:
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM stops it the way Ctrl-C does
+    parent = os.getppid()
     database_url = os.environ.get("CC_DATABASE_URL") or DEFAULT_DATABASE_URL
     gateway_host = os.environ.get("CC_GATEWAY_HOST") or "127.0.0.1"
     env = {"CC_LOG_FORMAT": os.environ.get("CC_LOG_FORMAT") or "console"}
@@ -149,6 +150,9 @@ def main() -> int:
                     raise Failure(f"{name} exited unexpectedly with code {proc.popen.returncode}; stopping everything")
             if sink is not None and sink.poll() is not None:
                 raise Failure(f"the mail sink exited unexpectedly with code {sink.returncode}; stopping everything")
+            if os.getppid() != parent:
+                # make was stopped alone (a signal to make's pid rather than the terminal's Ctrl-C)
+                raise KeyboardInterrupt
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)

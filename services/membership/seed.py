@@ -34,6 +34,11 @@ async def seed_demo(conn: asyncpg.Connection, *, admin_key: str) -> None:
         await repo.upsert_page(
             conn, page_id=demo_id("page:gold"), site_id=site_id, path="/gold/lessons", title="Gold lessons", level_ids=[gold]
         )
+        # Buying the monthly subscription or the course grants Gold (the products are billing's demo ones).
+        for product in ("product:monthly", "product:plan"):
+            await repo.insert_rule(
+                conn, rule_id=demo_id(f"rule:{product}"), site_id=site_id, product_id=demo_id(product), level_id=gold
+            )
         await repo.put_api_key(
             conn,
             key_id=demo_id("api-key:demo"),
