@@ -96,7 +96,10 @@ def raise_keyboard_interrupt(signum, frame):
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # SIGTERM stops it the way Ctrl-C does
+    # SIGTERM stops it the way Ctrl-C does; SIGINT too, even when started in the background (where a
+    # shell hands it down ignored).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, raise_keyboard_interrupt)
     parent = os.getppid()
     database_url = os.environ.get("CC_DATABASE_URL") or DEFAULT_DATABASE_URL
     gateway_host = os.environ.get("CC_GATEWAY_HOST") or "127.0.0.1"
