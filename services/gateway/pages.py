@@ -85,8 +85,9 @@ async def security_headers(request: web.Request, handler):
     response = await handler(request)
     response.headers.setdefault("Content-Security-Policy", _csp(request.get(NONCE)))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # Pages carry tokens in their URL: never leak them to another site.
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # Pages carry tokens in their URL: never leak them to another site. (Not "no-referrer": with it
+    # browsers send "Origin: null" on our own form posts, and the CSRF check wants to see our origin.)
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     settings = request.app[SETTINGS]
     if request.secure or settings.cookie_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

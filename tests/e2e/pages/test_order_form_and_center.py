@@ -161,5 +161,5 @@ async def test_pages_send_security_headers(browser_like):
     async with browser_like.get("/login?site=demo") as r:
         csp = r.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
-        assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Referrer-Policy"] == "no-referrer"
+        assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in r.headers  # plain HTTP on localhost
