@@ -114,3 +114,30 @@ async def test_new_customer_buys_logs_in_and_manages_everything(browser_page, sm
     await page.get_by_label("Password").fill("amber canyon 64")
     await page.get_by_role("button", name="Log in").click()
     await expect(page).to_have_url(re.compile(r"/center$"))
+
+
+async def test_a_declined_card_on_the_french_order_form_says_why(browser_page, axe_source, db):
+    page = browser_page
+    email = unique_email("refused")
+    await page.goto(f"/checkout/{MONTHLY}?site=demo&lang=fr")
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await assert_accessible(page, axe_source)
+    await page.get_by_label("Prénom").fill("Dana")
+    await page.get_by_label("Nom", exact=True).fill("Declined")
+    await page.get_by_label("Adresse e-mail").fill(email)
+    await page.get_by_label("Numéro de carte").fill("4000000000000002")
+    await page.get_by_label("Mois d'expiration (MM)").fill("12")
+    await page.get_by_label("Année d'expiration (AAAA)").fill("2099")
+    await page.get_by_label("Cryptogramme (CVC)").fill("123")
+    await page.get_by_role("button", name=re.compile(r"^Payer")).click()
+    await expect(page.get_by_role("alert")).to_have_text("La carte a été refusée.")
+    await assert_accessible(page, axe_source)
+    contact_id = await db.fetchval("SELECT id FROM membership.contacts WHERE email = $1", email)
+    assert await db.fetchval("SELECT count(*) FROM billing.orders WHERE contact_id = $1", contact_id) == 0
+    # The Luhn-invalid number never leaves the browser for the form: the processor refuses it first.
+    await page.get_by_label("Numéro de carte").fill("4242424242424241")
+    await page.get_by_label("Mois d'expiration (MM)").fill("12")
+    await page.get_by_label("Année d'expiration (AAAA)").fill("2099")
+    await page.get_by_label("Cryptogramme (CVC)").fill("123")
+    await page.get_by_role("button", name=re.compile(r"^Payer")).click()
+    await expect(page.locator("[data-card-error]")).to_be_visible()

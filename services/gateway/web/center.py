@@ -10,7 +10,7 @@ from uuid import UUID
 from aiohttp import web
 
 from services.gateway.identity import authenticate_contact
-from services.gateway.pages import render
+from services.gateway.pages import language, render
 from services.gateway.upstream import call
 from services.gateway.web.common import Answer, ask, error_text, form_with_csrf, see_other
 from services.gateway.web.i18n import Translator
@@ -81,13 +81,16 @@ async def _page(request: web.Request, sections: tuple[str, ...]) -> web.Response
     contact = await _contact_or_login(request)
     if isinstance(contact, web.Response):
         return contact
-    site_task = asyncio.ensure_future(site_of(request, str(contact.site_id)))
-    wanted = {"me"} | {need for s in sections for need in NEEDS[s]}
-    answers = await _fetch(request, contact, wanted)
     try:
-        site = await site_task
+        site = await site_of(request, str(contact.site_id))
     except ServiceError:
         site = None
+    if site is not None and not site.get("customer_center_enabled", True):
+        return render(request, "center/page.html", status=403, site=site, title_key="center.title", me=None,
+                      sections=(), all_sections=(), data={}, cards=[], account={},
+                      error=Translator(language(request, site))("center.disabled"))
+    wanted = {"me"} | {need for s in sections for need in NEEDS[s]}
+    answers = await _fetch(request, contact, wanted)
     cards = (answers.get("cards") or {}).get("cards") or []
     data = {
         "invoices": (answers["invoices"] or {}).get("invoices") if answers.get("invoices") is not None else None,
