@@ -66,6 +66,17 @@ async def test_new_customer_buys_logs_in_and_manages_everything(browser_page, sm
     row = page.get_by_role("row").filter(has_text="$19.00")
     await expect(row).to_contain_text("Paid")
     await assert_accessible(page, axe_source)
+    # Its printable receipt; the print button is the one script the receipt's CSP lets run.
+    violations = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    await row.get_by_role("link", name=re.compile("^Receipt")).click()
+    await expect(page.get_by_role("heading", name="Receipt")).to_be_visible()
+    await expect(page.get_by_text("$19.00")).to_be_visible()
+    await assert_accessible(page, axe_source)
+    await page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
+    await page.get_by_role("button", name="Print").click()
+    await expect(page.locator("body")).to_have_attribute("data-printed", "yes")
+    assert violations == []
 
     # A second card, then "Use this card" on it.
     await page.goto("/center/cards")

@@ -116,8 +116,8 @@ async def refresh(request: web.Request, refresh_token: str) -> dict:
         cache[key] = entry
     try:
         return await asyncio.shield(entry[1])
-    except Unauthorized:
-        cache.pop(key, None)
+    except Exception:
+        cache.pop(key, None)  # a refusal or auth away: the next request asks again
         raise
 
 
