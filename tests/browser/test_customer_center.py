@@ -50,10 +50,15 @@ async def test_new_customer_buys_logs_in_and_manages_everything(browser_page, sm
     await page.get_by_label("The same password again").fill("violet harbour 31")
     await page.get_by_role("button", name="Set password").click()
     await expect(page.get_by_role("status")).to_contain_text(fields["username"])
+    await assert_accessible(page, axe_source)
     await page.get_by_role("link", name="Log in now").click()
 
     # Log in: the site's post-login page (the Customer Center by default).
     await assert_accessible(page, axe_source)
+    await page.get_by_role("link", name="Forgot your password?").click()
+    await expect(page.get_by_role("heading", name="Forgot your password")).to_be_visible()
+    await assert_accessible(page, axe_source)
+    await page.go_back()
     await page.get_by_label("Username or email").fill(fields["username"])
     await page.get_by_label("Password").fill("violet harbour 31")
     await page.get_by_role("button", name="Log in").click()

@@ -56,3 +56,32 @@ async def test_the_center_shows_what_it_can_when_billing_is_down(browser_like, s
     finally:
         system.start("billing")
         system.wait_ready(["billing"])
+
+
+async def test_username_change_and_card_removal_from_my_account(browser_like, smtp, db):
+    email, status, _ = await buy_on_order_form(browser_like, smtp)
+    await set_password_and_log_in(browser_like, smtp, email, "cobalt orchard 12")
+    csrf = csrf_of(await page(browser_like, "/center/account"))
+    new_name = "renamed-" + email
+    async with browser_like.post("/center/account/username", allow_redirects=False, data={
+        "csrf_token": csrf, "new_username": new_name, "current_password": "wrong password here",
+    }) as r:
+        assert r.headers["Location"] == "/center/account?error=current_password_incorrect"
+    async with browser_like.post("/center/account/username", allow_redirects=False, data={
+        "csrf_token": csrf, "new_username": new_name, "current_password": "cobalt orchard 12",
+    }) as r:
+        assert r.headers["Location"] == "/center/account?done=username_changed"
+    assert f"Your username is {new_name}." in await page(browser_like, "/center/account")
+
+    # The card paying the subscription cannot go; a spare one can.
+    contact_id = await db.fetchval("SELECT id FROM membership.contacts WHERE email = $1", email)
+    paying = await db.fetchval("SELECT id FROM billing.cards WHERE contact_id = $1", contact_id)
+    async with browser_like.post(f"/center/cards/{paying}/remove", data={"csrf_token": csrf}, allow_redirects=False) as r:
+        assert r.headers["Location"] == "/center/cards?error=card_in_use"
+    async with browser_like.post("/center/cards", data={"csrf_token": csrf, "token": await tokenise(browser_like, "5555555555554444")},
+                                 allow_redirects=False) as r:
+        assert r.headers["Location"] == "/center/cards?done=card_added"
+    spare = await db.fetchval("SELECT id FROM billing.cards WHERE contact_id = $1 AND id <> $2", contact_id, paying)
+    async with browser_like.post(f"/center/cards/{spare}/remove", data={"csrf_token": csrf}, allow_redirects=False) as r:
+        assert r.headers["Location"] == "/center/cards?done=card_removed"
+    assert "ending in 4444" not in await page(browser_like, "/center/cards")
