@@ -4,6 +4,7 @@ from services.gateway import api_auth, api_billing, api_membership, api_notify, 
 from services.gateway.identity import identity_caches
 from services.gateway.pages import STATIC, security_headers
 from services.gateway.web import center, checkout, public
+from services.gateway.web.common import page_errors
 from services.gateway.web.session import session_cookies, web_state
 from services.gateway.web.sites import site_state
 from services.gateway.settings import GatewaySettings
@@ -19,7 +20,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     Each area's routes live in their own module (``api_<service>.py``).
     """
     # session_cookies sits outside error_middleware: renewed tokens reach the browser with errors too.
-    app = web.Application(middlewares=[correlation_middleware, security_headers, session_cookies, error_middleware])
+    app = web.Application(middlewares=[correlation_middleware, security_headers, session_cookies, error_middleware, page_errors])
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([client_session, identity_caches, web_state, site_state])
     for module in (http, api_auth, api_membership, api_billing, api_notify, public, center, checkout):

@@ -153,7 +153,8 @@ async def receipt(request: web.Request) -> web.Response:
 
 
 async def _act(request: web.Request, section: str, service: str, method: str, path: str, body: dict | None,
-               done: str) -> web.Response:
+               done: str, invalid: str | None = None) -> web.Response:
+    """``invalid``: what a 422 means to the person on this form (else the service's code)."""
     contact = await _contact_or_login(request)
     if isinstance(contact, web.Response):
         return contact
@@ -161,7 +162,8 @@ async def _act(request: web.Request, section: str, service: str, method: str, pa
     if answer.ok:
         return see_other(f"/center/{section}", done=done)
     log.info("center.action_refused", section=section, status=answer.status, code=answer.code)
-    return see_other(f"/center/{section}", error=answer.code or "generic")
+    code = invalid if invalid and answer.status == 422 else answer.code
+    return see_other(f"/center/{section}", error=code or "generic")
 
 
 def _id(request: web.Request) -> str:
@@ -219,4 +221,4 @@ async def change_password(request: web.Request) -> web.Response:
         return see_other("/center/account", error="password_mismatch")
     return await _act(request, "account", "auth", "PUT", "/api/account/password", {
         "current_password": form.get("current_password", ""), "new_password": form.get("new_password", ""),
-    }, "password_changed")
+    }, "password_changed", invalid="weak_password")

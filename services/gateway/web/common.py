@@ -5,10 +5,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.gateway.pages import language
+from services.gateway.pages import language, render
 from services.gateway.upstream import call
 from services.gateway.web.i18n import Translator
 from services.gateway.web.session import CSRF_FIELD, check_csrf
+from shared.errors import ServiceError
+
+API_PREFIXES = ("/api/", "/admin/", "/internal/", "/sandbox/", "/.well-known/", "/static/", "/healthz", "/readyz", "/metrics")
 
 
 class Answer:
@@ -54,3 +57,16 @@ def see_other(path: str, **query: str) -> web.Response:
         path = "/center"
     location = path + (("&" if "?" in path else "?") + urlencode(query) if query else "")
     return web.Response(status=303, headers={"Location": location})
+
+
+@web.middleware
+async def page_errors(request: web.Request, handler):
+    """A page's refusal (an expired form, an unknown site or product, a service down) as a page in the
+    person's language; the APIs keep their JSON errors."""
+    try:
+        return await handler(request)
+    except ServiceError as exc:
+        if request.path.startswith(API_PREFIXES):
+            raise
+        return render(request, "error.html", status=exc.status, title_key="error.title",
+                      error=error_text(request, None, "csrf" if exc.code == "csrf_failed" else exc.code))

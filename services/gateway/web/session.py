@@ -6,7 +6,7 @@ them like a bearer token; an expired access token is renewed from the refresh co
 refresh token: concurrent requests share its answer, since auth treats a refresh token presented
 twice as stolen).
 
-CSRF: a random token in its own cookie (``cc_csrf``, double submit). A state-changing request that
+CSRF: a random token in its own HttpOnly cookie (``cc_csrf``, double submit). A state-changing request that
 authenticates by cookie must carry the same value, in the form field ``csrf_token`` (pages) or the
 ``X-CSRF-Token`` header (scripts), and an ``Origin``, when the browser sends one, of this gateway.
 SameSite keeps the cookies off other sites' POSTs as a second line.
@@ -138,6 +138,8 @@ async def session_cookies(request: web.Request, handler):
         set_session(response, request, request[RENEWED])
     if request.get(SET_CSRF):
         response.set_cookie(
-            CSRF_COOKIE, request[SET_CSRF], path="/", httponly=True, samesite="Strict", secure=_secure(request)
+            # Lax, not Strict: a page opened from another site's link (an email) must see the token
+            # the browser already has, or it would replace it under the forms of other open tabs.
+            CSRF_COOKIE, request[SET_CSRF], path="/", httponly=True, samesite="Lax", secure=_secure(request)
         )
     return response

@@ -82,6 +82,7 @@ async def test_forms_and_cookie_calls_need_the_csrf_token(browser_like, smtp):
     # A form without its token: 403, nothing done.
     async with browser_like.post("/center/account/username", data={"new_username": "x@example.org", "current_password": "purple lantern 77"}) as r:
         assert r.status == 403
+        assert r.content_type == "text/html" and "The form expired. Reload the page and try again." in await r.text()
     # The cookie authenticates the customer API; reading needs no token, changing does.
     async with browser_like.get("/api/cards") as r:
         assert r.status == 200
@@ -163,3 +164,10 @@ async def test_pages_send_security_headers(browser_like):
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
         assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in r.headers  # plain HTTP on localhost
+
+
+async def test_a_page_refusal_is_a_page_and_an_api_refusal_is_json(browser_like):
+    html = await page(browser_like, f"/checkout/{uuid.uuid4()}?site=demo&lang=fr", expect=404)
+    assert "Ce produit ne peut pas être commandé." in html and '<html lang="fr">' in html
+    async with browser_like.post("/api/checkout", json={"site": "nowhere"}) as r:
+        assert r.status == 422 and (await r.json())["error"]["code"] == "validation_failed"
