@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv infra run test migrate seed clean
+.PHONY: venv infra browser run test migrate seed clean
 
 run: venv infra
 	exec $(PY) -m scripts.run
 
-test: venv infra
+test: venv infra browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 migrate: venv infra
@@ -21,6 +21,10 @@ seed: venv infra
 
 infra:
 	@bash scripts/ensure-infra.sh
+
+# Chromium (Debian's) and axe-core for the browser tests; instant when present.
+browser:
+	@bash scripts/ensure-browser.sh
 
 clean:
 	rm -rf var/

@@ -42,6 +42,17 @@ async def upsert_contact(conn, *, contact_id, site_id, email, first_name, last_n
     )
 
 
+async def remember_vouched_contact(conn, *, contact_id, site_id, email, first_name, last_name) -> None:
+    """A contact membership just answered for (the order form), before its membership.contact.created
+    arrives; fills in one known only by id, changes nothing else."""
+    await conn.execute(
+        "INSERT INTO contacts (id, site_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, first_name = EXCLUDED.first_name,"
+        " last_name = EXCLUDED.last_name WHERE contacts.email = ''",
+        contact_id, site_id, email, first_name, last_name,
+    )
+
+
 async def ensure_contact(conn, *, contact_id, site_id) -> None:
     """A contact known only by id until its membership.contact.created arrives (which fills it in)."""
     await conn.execute(

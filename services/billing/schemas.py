@@ -58,6 +58,23 @@ class OrderIn(Body):
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
 
 
+class VouchedContact(Body):
+    id: UUID
+    email: str = Field(min_length=1, max_length=254)
+    first_name: str = Field("", max_length=100)
+    last_name: str = Field("", max_length=100)
+
+
+class CheckoutOrderIn(Body):
+    """The gateway's order form: the contact as membership just answered for it (billing may not have
+    its membership.contact.created yet), the product, the processor's card token."""
+
+    contact: VouchedContact
+    product_id: UUID
+    card_token: str = Field(min_length=1, max_length=100)
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
 class OrderPatch(Body):
     card_id: UUID | None = None
     next_billing_date: datetime | None = None

@@ -2,7 +2,11 @@ from aiohttp import web
 
 from services.gateway import api_auth, api_billing, api_membership, api_notify, http
 from services.gateway.identity import identity_caches
-from services.gateway.pages import security_headers
+from services.gateway.pages import STATIC, security_headers
+from services.gateway.web import center, checkout, public
+from services.gateway.web.common import page_errors
+from services.gateway.web.session import session_cookies, web_state
+from services.gateway.web.sites import site_state
 from services.gateway.settings import GatewaySettings
 from services.gateway.upstream import client_session
 from shared.app import SETTINGS
@@ -15,10 +19,12 @@ def create_app(settings: GatewaySettings) -> web.Application:
 
     Each area's routes live in their own module (``api_<service>.py``).
     """
-    app = web.Application(middlewares=[correlation_middleware, security_headers, error_middleware])
+    # session_cookies sits outside error_middleware: renewed tokens reach the browser with errors too.
+    app = web.Application(middlewares=[correlation_middleware, security_headers, session_cookies, error_middleware, page_errors])
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([client_session, identity_caches])
-    for module in (http, api_auth, api_membership, api_billing, api_notify):
+    app.cleanup_ctx.extend([client_session, identity_caches, web_state, site_state])
+    for module in (http, api_auth, api_membership, api_billing, api_notify, public, center, checkout):
         app.add_routes(module.routes)
+    app.router.add_static("/static", STATIC, name="static")
     instrument(app)
     return app

@@ -22,6 +22,7 @@ import jwt
 from aiohttp import web
 
 from services.gateway.upstream import CLIENT, call, forward
+from services.gateway.web import session
 from shared.app import SETTINGS
 from shared.errors import Unauthorized
 from shared.identity import AdminSite, Contact
@@ -128,11 +129,41 @@ async def identity_caches(app: web.Application):
 
 
 async def authenticate_contact(request: web.Request) -> Contact:
-    """The contact behind ``Authorization: Bearer <access token>``; 401 for anything else."""
+    """The contact behind ``Authorization: Bearer <access token>`` or, without that header, the web
+    session's cookies (see ``web/session.py``); 401 for anything else."""
     header = request.headers.get("Authorization", "")
+    if not header and (session.ACCESS_COOKIE in request.cookies or session.REFRESH_COOKIE in request.cookies):
+        return await _session_contact(request)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Log in first: send 'Authorization: Bearer <access token>'.")
+    return await verify_access_token(request, token)
+
+
+async def _session_contact(request: web.Request) -> Contact:
+    """The session cookie's contact. A state-changing call must pass the CSRF check (pages check their
+    form's field first and mark the request); an expired access token is renewed from the refresh
+    cookie, and the new pair goes back to the browser with the response."""
+    if request.method not in session.SAFE_METHODS and not request.get(session.CSRF_CHECKED):
+        session.check_csrf(request, request.headers.get(session.CSRF_HEADER))
+    if request.get(session.RENEWED):
+        return await verify_access_token(request, request[session.RENEWED]["access_token"])
+    access = request.cookies.get(session.ACCESS_COOKIE, "")
+    if access:
+        try:
+            return await verify_access_token(request, access)
+        except Unauthorized:
+            pass
+    refresh_token = request.cookies.get(session.REFRESH_COOKIE, "")
+    if not refresh_token:
+        raise Unauthorized("The session has ended: log in again.")
+    tokens = await session.refresh(request, refresh_token)
+    request[session.RENEWED] = tokens
+    return await verify_access_token(request, tokens["access_token"])
+
+
+async def verify_access_token(request: web.Request, token: str) -> Contact:
+    """A genuine, unexpired, unrevoked access token's contact; 401 otherwise."""
     settings = request.app[SETTINGS]
     try:
         kid = jwt.get_unverified_header(token).get("kid")

@@ -73,6 +73,8 @@ class Site:
     registration_sequences: list[str] = field(default_factory=list)
     embed_origins: list[str] = field(default_factory=list)
     cancellation_fields: dict[str, str] = field(default_factory=dict)
+    language: str = "en"
+    theme: dict[str, str] = field(default_factory=dict)
 
     @property
     def redirect_path(self) -> str:

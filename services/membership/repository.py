@@ -12,7 +12,7 @@ from services.membership.domain import FieldDefinition, Level, Site
 
 SITE_COLUMNS = (
     "id, slug, name, registration_open, default_level_id, customer_center_enabled, post_login_redirect,"
-    " registration_tags, registration_sequences, embed_origins, cancellation_fields"
+    " registration_tags, registration_sequences, embed_origins, cancellation_fields, language, theme"
 )
 CONTACT_COLUMNS = "id, site_id, email, first_name, last_name, tags, fields, created_at, updated_at"
 
@@ -22,6 +22,7 @@ def _site(row: asyncpg.Record | None) -> Site | None:
         return None
     data = dict(row)
     data["cancellation_fields"] = json.loads(data["cancellation_fields"])
+    data["theme"] = json.loads(data["theme"])
     return Site(**data)
 
 
@@ -55,12 +56,15 @@ async def update_site(conn: asyncpg.Connection, site_id: UUID, changes: dict[str
         "embed_origins",
         "cancellation_fields",
         "registration_open",
+        "language",
+        "theme",
     }
     assert set(changes) <= allowed, set(changes) - allowed
     sets, args = [], [site_id]
     for column, value in changes.items():
-        args.append(json.dumps(value) if column == "cancellation_fields" else value)
-        sets.append(f"{column} = ${len(args)}" + ("::jsonb" if column == "cancellation_fields" else ""))
+        as_json = column in ("cancellation_fields", "theme")
+        args.append(json.dumps(value) if as_json else value)
+        sets.append(f"{column} = ${len(args)}" + ("::jsonb" if as_json else ""))
     if sets:
         await conn.execute(f"UPDATE sites SET {', '.join(sets)} WHERE id = $1", *args)
     return await site_by_id(conn, site_id)
@@ -312,6 +316,14 @@ async def insert_contact(
         json.dumps({k: v for k, v in (fields or {}).items() if v is not None}),
     )
     return row is not None
+
+
+async def contact_by_email(conn: asyncpg.Connection, site_id: UUID, email: str) -> dict | None:
+    return _contact(
+        await conn.fetchrow(
+            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE site_id = $1 AND lower(email) = lower($2)", site_id, email
+        )
+    )
 
 
 async def contact(conn: asyncpg.Connection, site_id: UUID, contact_id: UUID, *, for_update: bool = False) -> dict | None:

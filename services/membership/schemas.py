@@ -222,6 +222,44 @@ Redirect = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidat
 Origin = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), AfterValidator(_origin)]
 
 
+Language = Literal["en", "fr"]
+Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+def _logo(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError("an http(s) URL")
+    return value
+
+
+class Theme(BaseModel):
+    """The Customer Center's colours and logo (the pages pick a readable text colour for the brand colour)."""
+
+    model_config = ConfigDict(extra="forbid")
+    primary_color: Colour | None = None
+    logo_url: Annotated[str, StringConstraints(max_length=500), AfterValidator(_logo)] | None = None
+
+
+class SitePublic(BaseModel):
+    """What the gateway's pages need to know about a site; nothing secret."""
+
+    id: UUID
+    slug: str
+    name: str
+    language: str
+    theme: dict[str, str]
+    customer_center_enabled: bool
+    post_login_redirect: str
+
+
+class CheckoutContact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Email
+    first_name: Name
+    last_name: Name
+
+
 class SitePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_center_enabled: bool | None = None
@@ -231,6 +269,8 @@ class SitePatch(BaseModel):
     registration_defaults: RegistrationDefaults | None = None
     embed_origins: list[Origin] | None = Field(default=None, max_length=50)
     cancellation_fields: CancellationFields | None = None
+    language: Language | None = None
+    theme: Theme | None = None
 
 
 class SiteOut(BaseModel):
@@ -243,6 +283,8 @@ class SiteOut(BaseModel):
     registration_defaults: RegistrationDefaults
     embed_origins: list[str]
     cancellation_fields: CancellationFields
+    language: str = "en"
+    theme: dict[str, str] = {}
 
 
 # --- access ------------------------------------------------------------------------------------

@@ -96,6 +96,6 @@ async def test_health_and_security_headers(gateway):
     async with gateway.get("/healthz") as r:
         assert r.status == 200
     async with gateway.get("/password/set?token=abc") as r:
-        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert r.headers["Referrer-Policy"] == "same-origin"
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Content-Type-Options"] == "nosniff"

@@ -2,12 +2,14 @@
 gateway, RabbitMQ, PostgreSQL and an SMTP server, with every service in its own process."""
 
 import asyncio
+import re
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import aio_pika
+import aiohttp
 import jwt
 import pytest
 
@@ -64,18 +66,22 @@ async def test_registration_sends_a_welcome_email_whose_link_sets_the_password_o
         assert r.status == 401
 
 
-async def test_the_set_password_page_form_sets_the_password(gateway, smtp):
+async def test_the_set_password_page_form_sets_the_password(gateway, smtp, system):
     body = registration()
     async with gateway.post("/api/register", json=body) as r:
         assert r.status == 201
     fields = welcome_fields((await smtp.wait_for(body["email"]))[0])
-    form = {"token": fields["token"], "new_password": "form password 1", "confirm_password": "form password 1"}
-    async with gateway.post("/password/set", data=form) as r:
-        assert r.status == 200
-        assert "Password set" in await r.text()
-    async with gateway.post("/password/set", data=form) as r:
-        assert r.status == 400
-        assert "already used" in await r.text()
+    jar = aiohttp.CookieJar(unsafe=True)  # a browser's cookies (the form's CSRF token)
+    async with aiohttp.ClientSession(base_url=system.processes["gateway"].url, cookie_jar=jar) as browser:
+        async with browser.get(f"/password/set?token={fields['token']}") as r:
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', await r.text()).group(1)
+        form = {"csrf_token": csrf, "token": fields["token"], "new_password": "form password 1", "confirm_password": "form password 1"}
+        async with browser.post("/password/set", data=form) as r:
+            assert r.status == 200
+            assert "Password set" in await r.text()
+        async with browser.post("/password/set", data=form) as r:
+            assert r.status == 400
+            assert "no longer valid" in await r.text()
     async with gateway.post("/api/login", json={"site": "demo", "username": body["email"], "password": "form password 1"}) as r:
         assert r.status == 200
 

@@ -30,6 +30,8 @@ def site_out(site: Site) -> SiteOut:
         ),
         embed_origins=site.embed_origins,
         cancellation_fields=CancellationFields(**site.cancellation_fields),
+        language=site.language,
+        theme=site.theme,
     )
 
 
@@ -52,6 +54,10 @@ async def patch_site(request: web.Request) -> web.Response:
     for name in ("customer_center_enabled", "post_login_redirect", "registration_open", "embed_origins"):
         if getattr(body, name) is not None:
             changes[name] = getattr(body, name)
+    if body.language is not None:
+        changes["language"] = body.language
+    if body.theme is not None:
+        changes["theme"] = body.theme.model_dump(exclude_none=True)
     if "embed_origins" in changes:
         changes["embed_origins"] = list(dict.fromkeys(changes["embed_origins"]))
     async with work(request) as uow:
