@@ -1,6 +1,6 @@
 from aiohttp import web
 
-from services.gateway import api_auth, api_billing, api_membership, api_notify, http
+from services.gateway import api_auth, api_billing, api_membership, api_notify, http, openapi
 from services.gateway.identity import identity_caches
 from services.gateway.pages import security_headers
 from services.gateway.settings import GatewaySettings
@@ -18,7 +18,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(middlewares=[correlation_middleware, security_headers, error_middleware])
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([client_session, identity_caches])
-    for module in (http, api_auth, api_membership, api_billing, api_notify):
+    for module in (http, api_auth, api_membership, api_billing, api_notify, openapi):
         app.add_routes(module.routes)
     instrument(app)
     return app
