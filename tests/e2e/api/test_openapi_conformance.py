@@ -308,6 +308,16 @@ async def test_notify_admin_operations_match_the_document(api, gateway, smtp):
     await api.get(f"/admin/api/webhooks/{hid}", headers=ADMIN, expect=404)
 
 
+async def test_a_body_over_64_kib_is_refused_in_the_error_format(api):
+    huge = {"padding": "x" * 70_000}
+    for method, path in (("POST", "/api/login"), ("POST", "/sandbox/v1/tokens"), ("POST", "/api/logout"),
+                         ("POST", "/api/register")):
+        status, body = await api.call(method, path, json=huge, headers={} if path != "/api/logout" else NO_TOKEN)
+        assert status in (413, 401), (path, status)
+        if path != "/api/logout":
+            assert status == 413 and body["error"]["code"] == "body_too_large", body
+
+
 def test_every_documented_operation_was_answered_with_a_success(contract):
     """Runs last in this module: every operation of the document was driven above and succeeded."""
     never = sorted(
