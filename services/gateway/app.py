@@ -1,6 +1,6 @@
 from aiohttp import web
 
-from services.gateway import api_auth, api_billing, api_membership, api_notify, http, openapi
+from services.gateway import api_auth, api_billing, api_membership, api_notify, embed, http, openapi
 from services.gateway.identity import identity_caches
 from services.gateway.pages import security_headers
 from services.gateway.settings import GatewaySettings
@@ -20,5 +20,6 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.extend([client_session, identity_caches])
     for module in (http, api_auth, api_membership, api_billing, api_notify, openapi):
         app.add_routes(module.routes)
+    embed.setup(app)
     instrument(app)
     return app

@@ -12,6 +12,7 @@ REF = "#/components/schemas/{model}"
 BEARER, API_KEY = "bearer", "apiKey"
 HTML = "text/html"
 TEXT = "text/plain"
+JS = "application/javascript"
 NO_CONTENT = None
 
 # What each status means when an operation does not say more.
@@ -73,7 +74,7 @@ def _statuses(op: Op) -> dict[int, Any]:
 def _content(answer, names: dict) -> dict | None:
     if answer is NO_CONTENT:
         return None
-    if answer in (HTML, TEXT):
+    if answer in (HTML, TEXT, JS):
         return {answer: {"schema": {"type": "string"}}}
     if answer == "error":
         return {"application/json": {"schema": names["error"]}}

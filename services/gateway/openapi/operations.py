@@ -9,7 +9,7 @@ a body, 503 when a service behind the gateway is down, 500).
 from services.auth import schemas as auth
 from services.billing import schemas as billing
 from services.gateway.openapi import models as m
-from services.gateway.openapi.builder import API_KEY, BEARER, HTML, NO_CONTENT, TEXT, Op, query
+from services.gateway.openapi.builder import API_KEY, BEARER, HTML, JS, NO_CONTENT, TEXT, Op, query
 from services.membership import schemas as membership
 from services.notify import schemas as notify
 from services.sandbox.http import TokenRequest
@@ -198,6 +198,12 @@ GATEWAY = [
     Op("GET", "/", "The home page", "Pages", {200: HTML}, forwarded=False),
     Op("GET", "/password/set", "The set-password form (opening it consumes nothing)", "Pages", {200: HTML},
        query=[query("token", {"type": "string"})], forwarded=False),
+    Op("GET", "/embed.js", "The embed snippet: `<script src=\".../embed.js\" data-site=\"<slug>\"></script>`", "Embedding",
+       {200: JS}, forwarded=False,
+       description="Inserts an iframe of `/center?site=<slug>&embed=1` sized to its content, with the host page's "
+                   "font and colours. Only the site's `embed_origins` may frame it (CSP frame-ancestors, CORS)."),
+    Op("GET", "/embed/frame.js", "The Customer Center's side of embedding: its height and the host's theme",
+       "Embedding", {200: JS}, forwarded=False),
 ]
 
 OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *GATEWAY]
