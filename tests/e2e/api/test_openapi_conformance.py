@@ -3,6 +3,7 @@ through the running gateway (a success and its main failures: 401, 404, 422, 409
 status and body is checked against the document (``conftest.Contract``). The last test fails if an
 operation was never answered with a success."""
 
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -24,6 +25,8 @@ async def test_public_and_login_operations_match_the_document(api, gateway, smtp
     await api.get("/metrics", expect=200)
     await api.get("/", expect=200)
     await api.get("/password/set?token=abc", expect=200)
+    await api.get("/embed.js", expect=200)
+    await api.get("/embed/frame.js", expect=200)
     await api.get("/.well-known/jwks.json", expect=200)
 
     await api.post("/api/register", json=registration(site="no-such-site"), expect=404)
@@ -316,6 +319,37 @@ async def test_a_body_over_64_kib_is_refused_in_the_error_format(api):
         assert status in (413, 401), (path, status)
         if path != "/api/logout":
             assert status == 413 and body["error"]["code"] == "body_too_large", body
+
+
+def _operations(contract):
+    for path, item in contract.spec["paths"].items():
+        for method, op in item.items():
+            yield method.upper(), path, op
+
+
+def _with_ids(path: str) -> str:
+    return re.sub(r"{\w+}", lambda m: "no-such-one" if m.group(0) == "{name}" else str(uuid.uuid4()), path)
+
+
+async def test_every_operation_needing_identity_answers_401_without_it(api, contract):
+    secured = [(m, p) for m, p, op in _operations(contract) if op["security"]]
+    assert len(secured) > 60
+    for method, path in secured:
+        for headers in ({}, NO_TOKEN, {"X-Api-Key": "cc_wrong_key"}):
+            await api.call(method, _with_ids(path), headers=headers, json={}, expect=401)
+
+
+async def test_every_operation_on_an_unknown_id_answers_404_and_every_malformed_body_422(api, contract, gateway, smtp):
+    person = await sign_up_and_log_in(gateway, smtp)
+    for method, path, op in _operations(contract):
+        headers = ADMIN if op["security"] == [{"apiKey": []}] else person["auth"] if op["security"] else {}
+        if "{" in path and "requestBody" not in op:
+            await api.call(method, _with_ids(path), headers=headers, expect=404)
+        if "requestBody" in op:
+            status, _ = await api.call(method, _with_ids(path), headers=headers, data=b"[1, 2]")
+            assert status == 422 or (status == 404 and "{" in path), (method, path, status)
+            status, _ = await api.call(method, _with_ids(path), headers=headers, data=b"{not json")
+            assert status == 422 or (status == 404 and "{" in path), (method, path, status)
 
 
 def test_every_documented_operation_was_answered_with_a_success(contract):
