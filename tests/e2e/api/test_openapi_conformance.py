@@ -182,10 +182,9 @@ async def test_customer_billing_operations_match_the_document(api, gateway, smtp
 
 
 async def test_membership_admin_operations_match_the_document(api, gateway, smtp):
-    await api.get("/admin/api/site", headers=ADMIN, expect=200)
+    _, site = await api.get("/admin/api/site", headers=ADMIN, expect=200)
     await api.get("/admin/api/site", expect=401)
-    _, site = await api.patch("/admin/api/site", json={"embed_origins": ["https://partner.example"]},
-                              headers=ADMIN, expect=200)
+    await api.patch("/admin/api/site", json={"embed_origins": site["embed_origins"]}, headers=ADMIN, expect=200)
     await api.patch("/admin/api/site", json={"post_login_redirect": "no slash"}, headers=ADMIN, expect=422)
 
     _, levels = await api.get("/admin/api/levels", headers=ADMIN, expect=200)
@@ -261,9 +260,11 @@ async def test_notify_admin_operations_match_the_document(api, gateway, smtp):
     await api.put(f"/admin/api/templates/{own}", json={"subject": "Hello", "text": "Hi", "html": "<p>Hi</p>"},
                   headers=ADMIN, expect=200)
 
-    await api.get("/admin/api/email-settings", headers=ADMIN, expect=200)
+    _, settings = await api.get("/admin/api/email-settings", headers=ADMIN, expect=200)
     await api.put("/admin/api/email-settings", json={"reply_to": "help@example.org"}, headers=ADMIN, expect=200)
     await api.put("/admin/api/email-settings", json={"reply_to": "nope"}, headers=ADMIN, expect=422)
+    await api.put("/admin/api/email-settings", json={k: settings[k] for k in ("mail_from", "reply_to")},
+                  headers=ADMIN, expect=200)  # as other tests expect it
     await api.get("/admin/api/messages?limit=3", headers=ADMIN, expect=200)
     await api.get("/admin/api/messages?contact_id=nope", headers=ADMIN, expect=422)
 
@@ -289,7 +290,8 @@ async def test_notify_admin_operations_match_the_document(api, gateway, smtp):
     await api.delete(f"/admin/api/sequences/{sid}", headers=ADMIN, expect=204)
     await api.delete(f"/admin/api/templates/{own}", headers=ADMIN, expect=204)
 
-    _, hook = await api.post("/admin/api/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": ["*"]},
+    _, hook = await api.post("/admin/api/webhooks", json={"url": "http://127.0.0.1:9/hook",
+                                                          "event_types": ["membership.contact.created"]},
                              headers=ADMIN, expect=201)
     await api.post("/admin/api/webhooks", json={"url": "ftp://x", "event_types": ["*"]}, headers=ADMIN, expect=422)
     await api.get("/admin/api/webhooks", headers=ADMIN, expect=200)
