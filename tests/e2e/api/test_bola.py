@@ -9,7 +9,6 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
-import asyncpg
 import pytest
 
 from services.membership.seed import seed_site
@@ -148,16 +147,14 @@ async def test_fields_a_customer_must_not_set_are_refused(api, gateway, smtp, db
 
 
 @pytest.fixture(scope="module")
-async def other_site(api, database_url):
+async def other_site(api, db):
     """Site Y, with an admin key of its own, a contact, a level and a grant, a page, an order and its
     payment, a sequence, a webhook and a template of its own."""
     slug = "bola-" + uuid.uuid4().hex[:8]
     key = "cc_test_other_site_" + uuid.uuid4().hex
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": "membership"})
-    try:
+    async with db.acquire() as conn, conn.transaction():  # the run's pool: no connection of its own
+        await conn.execute("SET LOCAL search_path TO membership")
         await seed_site(conn, slug=slug, name="Other site", admin_key=key)
-    finally:
-        await conn.close()
     y = {"X-Api-Key": key}
     ids = {}
     _, program = await api.post("/admin/api/programs", json={"name": "Y members"}, headers=y, expect=201)

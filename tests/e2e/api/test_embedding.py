@@ -5,7 +5,6 @@ look-alike origins are never reflected in either."""
 import asyncio
 import uuid
 
-import asyncpg
 import pytest
 
 from services.membership.seed import seed_site
@@ -15,14 +14,12 @@ PARTNER, LOCAL = "https://partner.example", "http://localhost:8001"
 
 
 @pytest.fixture(scope="module")
-async def embedding_site(api, database_url):
+async def embedding_site(api, db):
     slug = "embed-" + uuid.uuid4().hex[:8]
     key = "cc_test_embed_site_" + uuid.uuid4().hex
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": "membership"})
-    try:
+    async with db.acquire() as conn, conn.transaction():  # the run's pool: no connection of its own
+        await conn.execute("SET LOCAL search_path TO membership")
         await seed_site(conn, slug=slug, name="Embedding site", admin_key=key)
-    finally:
-        await conn.close()
     await api.patch("/admin/api/site", json={"embed_origins": [PARTNER, LOCAL]}, headers={"X-Api-Key": key},
                     expect=200)
     return slug
