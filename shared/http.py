@@ -47,7 +47,7 @@ async def error_middleware(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json" or request.path in ("/metrics",):
             raise
-        if not request.path.startswith(("/api/", "/admin/api/", "/internal/", "/.well-known/")) and exc.status != 405:
+        if not request.path.startswith(("/api/", "/admin/api/", "/internal/", "/.well-known/", "/sandbox/")) and exc.status != 405:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status, "http_error")
         return error_response(exc.status, code, exc.reason, headers={k: v for k, v in exc.headers.items() if k == "Allow"})

@@ -93,3 +93,16 @@ async def patch_site(request: web.Request) -> web.Response:
         site = await repo.update_site(conn, site_id, changes)
     log.info("site.updated", site_id=str(site_id), changed=sorted(changes))
     return json_response(site_out(site))
+
+
+@routes.get("/internal/sites/{slug}/embedding")
+async def embedding(request: web.Request) -> web.Response:
+    """For the gateway: which origins may embed the site's Customer Center (CSP frame-ancestors, CORS)."""
+    slug = request.match_info["slug"].lower()
+    async with connection(request) as conn:
+        site = await repo.site_by_slug(conn, slug) if len(slug) <= 63 else None
+    if site is None:
+        raise NotFound("No such site.")
+    return web.json_response(
+        {"site": site.slug, "embed_origins": site.embed_origins, "customer_center_enabled": site.customer_center_enabled}
+    )
