@@ -107,6 +107,22 @@ class OrderAnswer(BaseModel):
     order: Order
 
 
+class CheckoutOrder(BaseModel):
+    """What the order form's buyer learns of the order placed for them."""
+
+    id: UUID
+    product_id: UUID
+    product_name: str
+    kind: Kind
+    price: Money
+    status: str
+    next_billing_date: datetime | None
+
+
+class CheckoutAnswer(BaseModel):
+    order: CheckoutOrder
+
+
 class PaidOff(BaseModel):
     order: Order
     invoice_id: UUID

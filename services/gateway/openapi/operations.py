@@ -9,6 +9,7 @@ a body, 503 when a service behind the gateway is down, 500).
 from services.auth import schemas as auth
 from services.billing import schemas as billing
 from services.gateway.openapi import models as m
+from services.gateway.web.checkout import CheckoutIn
 from services.gateway.openapi.builder import API_KEY, BEARER, HTML, JS, NO_CONTENT, TEXT, Op, query
 from services.membership import schemas as membership
 from services.notify import schemas as notify
@@ -125,6 +126,11 @@ BILLING = [
              {200: m.CardUsedForAll}),
     admin("POST", "/admin/api/products", "Add a product", "Billing", {201: m.ProductCreated}, body=billing.ProductIn),
     admin("GET", "/admin/api/products", "The site's products", "Billing", {200: m.ProductPage, 422: E}, query=LIMIT_200),
+    public("POST", "/api/checkout", "The order form: a new customer buys a product with a tokenised card",
+           {201: m.CheckoutAnswer, 402: E, 404: E, 409: E}, body=CheckoutIn, tag="Checkout",
+           description="The buyer becomes (or is found as) a contact of the site, then the first charge happens now."
+                       " 402 with the decline's code: no order exists. The same `idempotency_key` answers the same"
+                       " order, never a second charge."),
     admin("POST", "/admin/api/orders", "Place an order as an order form would: the first charge now", "Billing",
           {200: m.OrderAnswer, 201: m.OrderAnswer, 402: E, 404: E}, body=billing.OrderIn,
           description="200 for an `idempotency_key` seen before (the same order, never a second charge)."),

@@ -91,6 +91,17 @@ async def test_customer_billing_operations_match_the_document(api, gateway, smtp
     await api.post("/admin/api/orders", json={"contact_id": cid, "product_id": MONTHLY, "card_token": declined_token},
                    headers=ADMIN, expect=402)
 
+    # The order form's API: a new buyer, the same key answering the same order, a decline, an unknown product.
+    buyer = {"site": "demo", "email": unique_email("checkout"), "first_name": "Cat", "last_name": "Out"}
+    checkout = {**buyer, "product_id": MONTHLY, "card_token": (await tokenise(gateway))["token"],
+                "idempotency_key": uuid.uuid4().hex}
+    _, placed = await api.post("/api/checkout", json=checkout, expect=201)
+    _, again = await api.post("/api/checkout", json=checkout, expect=201)
+    assert again["order"]["id"] == placed["order"]["id"]
+    await api.post("/api/checkout", json={**checkout, "idempotency_key": None,
+                                          "card_token": (await tokenise(gateway, DECLINED))["token"]}, expect=402)
+    await api.post("/api/checkout", json={**checkout, "product_id": NOBODY}, expect=404)
+
     for path in ("/api/invoices", "/api/invoices?status=paid", "/api/payments", "/api/orders", "/api/cards"):
         await api.get(path, headers=auth, expect=200)
         await api.get(path, expect=401)
