@@ -37,6 +37,8 @@ API_KEY_TTL = 60.0
 REVOKED = web.AppKey("revoked_sessions", object)
 REVOCATION_POLL_SECONDS = 1.0
 REVOCATION_OVERLAP = timedelta(seconds=10)
+VERIFIED = web.AppKey("verified_tokens", dict)
+VERIFIED_MAX = 20_000
 
 
 class JwksCache:
@@ -120,6 +122,7 @@ async def identity_caches(app: web.Application):
     app[KEYS] = JwksCache()
     app[API_KEYS] = {}
     app[REVOKED] = RevokedSessions()
+    app[VERIFIED] = {}
     poller = asyncio.create_task(_follow_revocations(app))
     yield
     poller.cancel()
@@ -134,7 +137,19 @@ async def authenticate_contact(request: web.Request) -> Contact:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Log in first: send 'Authorization: Bearer <access token>'.")
     settings = request.app[SETTINGS]
+    verified: dict = request.app[VERIFIED]
     try:
+        # A token already verified is not verified again (an Ed25519 check is most of the gateway's
+        # CPU per call): it is taken while it has not expired and the key that verified it is still
+        # the one published under its kid. Its session is checked against revocations every time.
+        hit = verified.get(token)
+        if hit is not None:
+            contact, expires, kid, used_key = hit
+            if time.time() < expires and await request.app[KEYS].key(request, kid) is used_key:
+                if contact.session_id in request.app[REVOKED]:
+                    raise SessionRevoked()
+                return contact
+            verified.pop(token, None)
         kid = jwt.get_unverified_header(token).get("kid")
         key = await request.app[KEYS].key(request, kid) if isinstance(kid, str) else None
         if key is None:
@@ -155,6 +170,9 @@ async def authenticate_contact(request: web.Request) -> Contact:
         )
         if contact.session_id in request.app[REVOKED]:
             raise SessionRevoked()
+        if len(verified) >= VERIFIED_MAX:
+            verified.clear()
+        verified[token] = (contact, float(claims["exp"]), kid, key)
         return contact
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         log.info("token.refused", reason=type(exc).__name__)
