@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import aiohttp
 
-from bench.harness import BenchSystem, free_port, load, logged_in_contacts
+from bench.harness import BenchSystem, free_port, load, logged_in_contacts, profile
 from services.membership.seed import DEMO_SITE_ID, demo_id
 from services.system import ROOT
 
@@ -86,8 +86,11 @@ async def run(quick: bool, full: bool) -> dict:
         await give_orders(bs, contacts)
         gateway = bs.url("gateway")
         for path in ENDPOINTS:
+            spies = profile(bs, ("gateway", "billing", "membership"), seconds, path.strip("/").replace("/", "-"))
             result[path] = await load(
                 lambda: gateway + path, lambda: random.choice(contacts)["auth"], seconds, CONCURRENCY
             )
+            for spy in spies:
+                spy.wait()
     result["baseline"] = await bare_baseline(seconds)
     return result

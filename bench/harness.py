@@ -150,6 +150,10 @@ class BenchSystem:
         self.sink.stop()
         await drop_database(self.database_url)
         await delete_bus(self.prefix, [*SERVICES, "bench"])
+        if not exc[0]:
+            import shutil
+
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
 async def drop_database(url: str) -> None:
@@ -256,3 +260,22 @@ async def load(url_of, headers_of, seconds: float, concurrency: int, warmup: flo
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return {"per_second": len(latencies) / seconds, "errors": errors, **latency_ms(latencies)}
+
+
+def profile(bs: BenchSystem, services, seconds: float, label: str) -> list:
+    """With CC_BENCH_PROFILE=1: py-spy samples the services for ``seconds`` (collapsed stacks under
+    bench/results/). Returns the py-spy processes to wait for."""
+    import subprocess
+
+    if os.environ.get("CC_BENCH_PROFILE") != "1":
+        return []
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    return [
+        subprocess.Popen(
+            ["py-spy", "record", "--format", "raw", "--nonblocking", "-d", str(int(seconds)), "-r", "200",
+             "-p", str(bs.pid(s)), "-o", str(out / f"profile-{label}-{s}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for s in services
+    ]

@@ -9,7 +9,7 @@ import uuid
 import aio_pika
 import aiohttp
 
-from bench.harness import AMQP_URL, BenchSystem, latency_ms, peak_rss_kib
+from bench.harness import AMQP_URL, BenchSystem, latency_ms, peak_rss_kib, profile
 
 SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")  # the gateway is ready when all are
 
@@ -109,9 +109,12 @@ async def run(quick: bool, full: bool) -> dict:
                             raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
                 return accepted
 
+            spies = profile(bs, ("gateway", "membership", "auth", "notify"), 2, "pipeline")
             started = time.monotonic()
             futures = await asyncio.gather(*(one(e) for e in emails))
             accepted_at = await asyncio.wait_for(asyncio.gather(*futures), timeout=600)
+            for spy in spies:
+                spy.wait()
             elapsed = max(accepted_at) - started
             result["sustained"] = {"registrations": sustained_n, "seconds": elapsed, "per_second": sustained_n / elapsed}
         result["peak_rss_mib"] = {
