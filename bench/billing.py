@@ -4,10 +4,12 @@ Baseline: asyncpg transactions by two workers doing the same row writes, with no
 
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import aio_pika
 import aiohttp
@@ -168,6 +170,9 @@ async def run(quick: bool, full: bool, size: int | None = None) -> dict:
         env = bs.system.service_env()
         args = [sys.executable, "-m", "services.cli", "billing-run", "--direct", "--as-of", now.isoformat(),
                 "--site-id", str(DEMO_SITE_ID)]
+        if os.environ.get("CC_BENCH_PROFILE") == "1":  # py-spy runs the CLI and samples it
+            out = Path(__file__).parent / "results" / "profile-billing-run.txt"
+            args = ["py-spy", "record", "--format", "raw", "-r", "200", "-o", str(out), "--", *args]
         started = time.monotonic()
         runs = [
             await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
@@ -176,7 +181,7 @@ async def run(quick: bool, full: bool, size: int | None = None) -> dict:
         ]
         outputs = await asyncio.gather(*(r.communicate() for r in runs))
         elapsed = time.monotonic() - started
-        summaries = [json.loads(out) for out, _ in outputs]
+        summaries = [json.loads(out[out.index(b"{"):out.rindex(b"}") + 1]) for out, _ in outputs]
         # End to end: until billing's relay has published every event of the run.
         while await bs.pool.fetchval("SELECT count(*) FROM billing.outbox"):
             await asyncio.sleep(0.1)

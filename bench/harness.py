@@ -138,19 +138,28 @@ class BenchSystem:
             **self.env,
         }
         self.system = System(env=env, ports={n: free_port() for n in SERVICES}, log_dir=self.log_dir)
-        for service in self.services:
-            self.system.start(service)
-        await asyncio.to_thread(self.system.wait_ready, list(self.services), 90)
-        self.pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=4)
+        try:
+            for service in self.services:
+                self.system.start(service)
+            await asyncio.to_thread(self.system.wait_ready, list(self.services), 90)
+            self.pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=4)
+        except BaseException:
+            await self._clean_up(keep_logs=True)
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.pool.close()
+        await self._clean_up(keep_logs=exc[0] is not None)
+
+    async def _clean_up(self, keep_logs: bool) -> None:
         await asyncio.to_thread(self.system.stop_all)
         self.sink.stop()
         await drop_database(self.database_url)
         await delete_bus(self.prefix, [*SERVICES, "bench"])
-        if not exc[0]:
+        if keep_logs:
+            print(f"bench: the {self.name} system's logs are in {self.log_dir}")
+        else:
             import shutil
 
             shutil.rmtree(self.log_dir, ignore_errors=True)

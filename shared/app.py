@@ -122,7 +122,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 def run(app: web.Application, settings) -> None:
     """Serve until SIGTERM or SIGINT; then shut down gracefully."""
-    loop = _new_event_loop(settings)
+    loop = new_event_loop(settings)
     log.info(
         "service.starting", service=settings.service, host=settings.host, port=settings.port,
         loop=type(loop).__module__.split(".")[0],
@@ -140,7 +140,7 @@ def run(app: web.Application, settings) -> None:
     log.info("service.stopped", service=settings.service)
 
 
-def _new_event_loop(settings) -> asyncio.AbstractEventLoop:
+def new_event_loop(settings) -> asyncio.AbstractEventLoop:
     """uvloop when the setting is on and it is installed, asyncio's own loop otherwise."""
     if settings.uvloop:
         try:
