@@ -9,7 +9,7 @@ import uuid
 import aio_pika
 import aiohttp
 
-from bench.harness import AMQP_URL, BenchSystem, latency_ms, peak_rss_kib, profile
+from bench.harness import AMQP_URL, BenchSystem, latency_ms, peak_rss_kib, profile, rss_kib
 
 SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")  # the gateway is ready when all are
 
@@ -109,6 +109,7 @@ async def run(quick: bool, full: bool) -> dict:
                             raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
                 return accepted
 
+            rss_before = {name: rss_kib(bs.pid(name)) or 0 for name in SERVICES}
             spies = profile(bs, ("gateway", "membership", "auth", "notify"), 2, "pipeline")
             started = time.monotonic()
             futures = await asyncio.gather(*(one(e) for e in emails))
@@ -117,8 +118,10 @@ async def run(quick: bool, full: bool) -> dict:
                 spy.wait()
             elapsed = max(accepted_at) - started
             result["sustained"] = {"registrations": sustained_n, "seconds": elapsed, "per_second": sustained_n / elapsed}
-        result["peak_rss_mib"] = {
-            name: round((peak_rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES
-        }
+        # Peak resident memory of each process (VmHWM), and its RSS before and after the sustained
+        # phase: what the burst added and kept.
+        result["peak_rss_mib"] = {name: round((peak_rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES}
+        result["rss_mib_before_burst"] = {name: round(kib / 1024, 1) for name, kib in rss_before.items()}
+        result["rss_mib_after_burst"] = {name: round((rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES}
         result["baseline_per_second"] = await bare_chain(bs.prefix, 1000 if quick else 5000)
     return result
