@@ -5,13 +5,18 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv infra browser run test migrate seed clean
+.PHONY: venv infra browser run test bench migrate seed clean
 
 run: venv infra
 	exec $(PY) -m scripts.run
 
 test: venv infra browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks (not tests): one table, each figure beside a baseline measured in the same run, and
+# bench/results/<time>-<mode>.json. QUICK=1: under a minute; FULL=1: 1,000,000 subscriptions billed.
+bench: venv infra
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(FULL),--full) $(BENCH_ARGS)
 
 migrate: venv infra
 	$(PY) -m services.cli migrate

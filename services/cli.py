@@ -152,7 +152,10 @@ def run_command(args, settings) -> int:
                 raise CommandError(f"not in the dead-letter queue: {', '.join(sorted(missing))}")
             print(f"{len(replayed)} message(s) replayed")
         elif command == "billing-run" and args.direct:
-            _print_json(asyncio.run(billing_run_direct(args.as_of, args.site_id)))
+            from shared.app import new_event_loop
+
+            with asyncio.Runner(loop_factory=lambda: new_event_loop(settings)) as runner:
+                _print_json(runner.run(billing_run_direct(args.as_of, args.site_id)))
         elif command == "billing-run":
             if args.site_id:
                 raise CommandError("--site-id goes with --direct (through the gateway, the admin key chooses the site)")

@@ -122,7 +122,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 def run(app: web.Application, settings) -> None:
     """Serve until SIGTERM or SIGINT; then shut down gracefully."""
-    log.info("service.starting", service=settings.service, host=settings.host, port=settings.port)
+    loop = new_event_loop(settings)
+    log.info(
+        "service.starting", service=settings.service, host=settings.host, port=settings.port,
+        loop=type(loop).__module__.split(".")[0],
+    )
     web.run_app(
         app,
         host=settings.host,
@@ -131,5 +135,18 @@ def run(app: web.Application, settings) -> None:
         print=None,
         shutdown_timeout=settings.shutdown_timeout,
         handle_signals=True,
+        loop=loop,
     )
     log.info("service.stopped", service=settings.service)
+
+
+def new_event_loop(settings) -> asyncio.AbstractEventLoop:
+    """uvloop when the setting is on and it is installed, asyncio's own loop otherwise."""
+    if settings.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("service.uvloop_unavailable")
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()

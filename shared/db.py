@@ -23,12 +23,20 @@ def _schema(name: str) -> str:
     return name
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection returns to the pool: our code sets no session state (no
+    LISTEN, no session-level SET or advisory lock on pooled connections; ``SET LOCAL`` and
+    ``pg_advisory_xact_lock`` end with their transaction). asyncpg still rolls back a transaction
+    left open. Without this, every release cost a round trip (``RESET ALL; UNLISTEN *; ...``)."""
+
+
 async def create_pool(settings, schema: str) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         server_settings={"search_path": _schema(schema), "application_name": f"cc-{schema}"},
+        reset=_keep_session,
     )
 
 

@@ -121,7 +121,10 @@ class BillingRun:
                 )
                 if not invoices:
                     return total
-                card_lists = [await self._cards_for(conn, inv) for inv in invoices]
+                order_cards = await repo.cards_by_ids(
+                    conn, list({inv["card_id"] for inv in invoices if inv["card_id"] is not None})
+                )
+                card_lists = [await self._cards_for(conn, inv, order_cards) for inv in invoices]
                 rounds = await asyncio.gather(
                     *(charge_cards(self.processor, inv, cards) for inv, cards in zip(invoices, card_lists))
                 )
@@ -132,11 +135,12 @@ class BillingRun:
                     setattr(summary, outcome, getattr(summary, outcome) + 1)
             total += len(invoices)
 
-    async def _cards_for(self, conn, inv) -> list:
-        """The order's card; on a retry, then the contact's fallback cards in order."""
+    async def _cards_for(self, conn, inv, order_cards: dict) -> list:
+        """The order's card (from ``order_cards``, the batch's cards read at once); on a retry, then
+        the contact's fallback cards in order."""
         cards = []
         if inv["card_id"] is not None:
-            card = await repo.card_by_id(conn, inv["card_id"])
+            card = order_cards.get(inv["card_id"])
             if card is not None and card["removed_at"] is None:
                 cards.append(card)
         if inv["failures"] > 0 or not cards:

@@ -7,6 +7,7 @@ time holds the message with the field named (``MissingMergeFields``), it is neve
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import jinja2
 from jinja2 import meta
@@ -46,6 +47,13 @@ class Rendered:
 
 def _env_of(part: str):
     return _html_env if part == "html" else _env
+
+
+@lru_cache(maxsize=1024)
+def _compiled(part: str, source: str) -> jinja2.Template:
+    """A template's part compiled once per distinct source (compiling costs far more than rendering;
+    an edited template is a new source, so nothing stale is ever rendered)."""
+    return _env_of(part).from_string(source)
 
 
 def used_fields(part: str, source: str) -> set[str]:
@@ -101,7 +109,7 @@ class Template:
         return template
 
     def _render_part(self, part: str, values: dict[str, object]) -> str:
-        return _env_of(part).from_string(getattr(self, part)).render(values)
+        return _compiled(part, getattr(self, part)).render(values)
 
     def render(self, fields: dict[str, object]) -> Rendered:
         missing = sorted(

@@ -1,0 +1,115 @@
+"""``python -m bench [--quick | --full] [--only NAME ...] [--billing-size N]``: runs the benchmarks,
+prints one table (each figure beside its baseline measured in the same run) and writes
+``bench/results/<timestamp>.json``."""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+NAMES = ("pipeline", "billing", "api", "login")
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem / 1024 / 1024, 1),
+            "loadavg_at_start": os.getloadavg(), "python": platform.python_version(),
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                     cwd=Path(__file__).parent).stdout.strip()}
+
+
+def rows(results: dict) -> list[tuple]:
+    """(benchmark, figure, value, baseline, ratio, target, met)."""
+    out = []
+
+    def row(bench, figure, value, baseline, target, met, unit=""):
+        ratio = f"{value / baseline:.0%}" if isinstance(baseline, (int, float)) and baseline else "-"
+        fmt = lambda v: f"{v:,.1f}{unit}" if isinstance(v, (int, float)) else (v or "-")  # noqa: E731
+        out.append((bench, figure, fmt(value), fmt(baseline), ratio, target, "yes" if met else "NO"))
+
+    if p := results.get("pipeline"):
+        rate, base = p["sustained"]["per_second"], p["baseline_per_second"]
+        row("welcome pipeline", "registrations/s -> email (vs 4-hop chain msg/s)", rate, base, ">= 40%", rate >= 0.4 * base)
+        row("welcome pipeline", "single registration p50 ms", p["latency"]["p50_ms"], None, "<= 15 ms", p["latency"]["p50_ms"] <= 15)
+        row("welcome pipeline", "single registration p99 ms", p["latency"]["p99_ms"], None, "<= 40 ms", p["latency"]["p99_ms"] <= 40)
+    if b := results.get("billing"):
+        rate, base = b["per_second"], b["baseline_per_second"]
+        row("billing run", f"subscriptions/s, 2 workers, n={b['subscriptions']:,}", rate, base, ">= 60%", rate >= 0.6 * base)
+        row("billing run", "exactly once (invoices = payments = charges = n)", "yes" if b["exactly_once"] else "NO", None, "exactly once", b["exactly_once"])
+        projected = 1_000_000 / rate
+        label = "1M subscriptions, seconds" + ("" if b["subscriptions"] >= 1_000_000 else " (projected)")
+        seconds = b["seconds"] if b["subscriptions"] >= 1_000_000 else projected
+        row("billing run", label, seconds, None, "< 600 s", seconds < 600)
+    if a := results.get("api"):
+        base = a["baseline"]
+        for path in ("/api/me", "/api/orders", "/api/invoices"):
+            r = a[path]
+            target = path == "/api/orders"
+            row("customer API", f"GET {path} req/s (vs bare handler)", r["per_second"], base["per_second"],
+                ">= 2500 req/s" if target else "-", r["per_second"] >= 2500 if target else True)
+            row("customer API", f"GET {path} p99 ms", r["p99_ms"], base["p99_ms"], "<= 50 ms" if target else "-",
+                r["p99_ms"] <= 50 if target else True)
+            if r["errors"]:
+                row("customer API", f"GET {path} non-2xx answers", r["errors"], None, "0", False)
+    if lg := results.get("login"):
+        row("login", "logins/s, 20 at once (vs argon2id hashes/s, 1 core)", lg["per_second"], lg["baseline_per_second"], "-", True)
+        lag = lg["healthz_under_load"]["p99_ms"]
+        row("login", "auth /healthz p99 ms under 20 logins (loop lag proxy)", lag, lg["healthz_idle"]["p99_ms"], "<= 50 ms", lag <= 50)
+        row("login", "auth /healthz max ms under 20 logins", lg["healthz_under_load"]["max_ms"], lg["healthz_idle"]["max_ms"], "-", True)
+    return out
+
+
+def table(results: dict) -> str:
+    header = ("benchmark", "figure", "value", "baseline", "ratio", "target", "met")
+    body = rows(results)
+    widths = [max(len(str(r[i])) for r in (header, *body)) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *map(line, body)])
+
+
+async def main(args) -> dict:
+    from bench import api, billing, login, pipeline
+
+    results: dict = {}
+    for name in args.only or NAMES:
+        started = time.monotonic()
+        if name == "billing":
+            results[name] = await billing.run(args.quick, args.full, args.billing_size)
+        else:
+            results[name] = await {"pipeline": pipeline, "api": api, "login": login}[name].run(args.quick, args.full)
+        results[name]["wall_seconds"] = round(time.monotonic() - started, 1)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="small numbers: the whole run in under a minute")
+    parser.add_argument("--full", action="store_true", help="big numbers: 1,000,000 subscriptions in the billing run")
+    parser.add_argument("--only", nargs="*", choices=NAMES)
+    parser.add_argument("--billing-size", type=int, default=None, help="due subscriptions in the billing run")
+    args = parser.parse_args()
+    if os.environ.get("CC_UVLOOP", "true").lower() not in ("0", "false", "no", "off"):
+        import uvloop
+
+        uvloop.install()
+    started_at = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    results = asyncio.run(main(args))
+    mode = "quick" if args.quick else "full" if args.full else "default"
+    report = {"started_at": started_at.isoformat(), "mode": mode, "wall_seconds": round(time.monotonic() - t0, 1),
+              "machine": machine(), "results": results, "table": [list(r) for r in rows(results)]}
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}-{mode}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    print(f"Customer Center benchmarks ({mode}, {report['wall_seconds']} s, {report['machine']['nproc']} cores,"
+          f" {report['machine']['cpu']}, load at start {report['machine']['loadavg_at_start'][0]:.1f})")
+    print(table(results))
+    print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")

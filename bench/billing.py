@@ -1,0 +1,209 @@
+"""Billing run: due subscriptions billed per second by two ``billing-run --direct`` processes at once
+(claim, invoice, sandbox charge over HTTP, payment, outbox event), then checked exactly once.
+Baseline: asyncpg transactions by two workers doing the same row writes, with no logic."""
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+import asyncpg
+
+from bench.harness import AMQP_URL, BenchSystem
+from services.membership.seed import DEMO_SITE_ID, demo_id
+from services.system import ROOT
+
+MONTHLY = demo_id("product:monthly")
+BATCH = 100
+
+BASELINE_SCHEMA = """
+DROP SCHEMA IF EXISTS bench_baseline CASCADE;
+CREATE SCHEMA bench_baseline;
+SET search_path TO bench_baseline;
+CREATE TABLE orders (id uuid PRIMARY KEY, site_id uuid NOT NULL, contact_id uuid NOT NULL, amount bigint NOT NULL,
+  currency char(3) NOT NULL, periods_billed int NOT NULL, next_billing_at timestamptz);
+CREATE INDEX ON orders (next_billing_at);
+CREATE TABLE invoices (id uuid PRIMARY KEY, order_id uuid NOT NULL, sequence int NOT NULL, amount bigint NOT NULL,
+  currency char(3) NOT NULL, status text NOT NULL, paid_at timestamptz, UNIQUE (order_id, sequence));
+CREATE INDEX ON invoices (status);
+CREATE TABLE charges (id uuid PRIMARY KEY, idempotency_key text UNIQUE NOT NULL, amount bigint NOT NULL, status text NOT NULL);
+CREATE TABLE payments (id uuid PRIMARY KEY, invoice_id uuid NOT NULL, amount bigint NOT NULL, status text NOT NULL,
+  idempotency_key text UNIQUE NOT NULL);
+CREATE TABLE outbox (seq bigserial PRIMARY KEY, event_id uuid NOT NULL, routing_key text NOT NULL, envelope jsonb NOT NULL);
+"""
+
+
+async def seed_baseline(pool: asyncpg.Pool, n: int) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(BASELINE_SCHEMA)
+        due = datetime.now(timezone.utc) - timedelta(hours=1)
+        await conn.copy_records_to_table(
+            "orders", schema_name="bench_baseline",
+            columns=["id", "site_id", "contact_id", "amount", "currency", "periods_billed", "next_billing_at"],
+            records=[(uuid.uuid4(), DEMO_SITE_ID, uuid.uuid4(), 1900, "USD", 1, due) for _ in range(n)],
+        )
+        await conn.execute("ANALYZE bench_baseline.orders")
+
+
+async def baseline_worker(pool: asyncpg.Pool) -> None:
+    """Open periods then charge, in batches, as the run does, with executemany and no logic."""
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            orders = await conn.fetch(
+                "SELECT id, amount, currency, periods_billed FROM bench_baseline.orders WHERE next_billing_at <= now()"
+                " ORDER BY next_billing_at LIMIT $1 FOR UPDATE SKIP LOCKED", BATCH * 5,
+            )
+            if not orders:
+                break
+            await conn.executemany(
+                "INSERT INTO bench_baseline.invoices (id, order_id, sequence, amount, currency, status) VALUES ($1, $2, $3, $4, $5, 'unpaid')",
+                [(uuid.uuid4(), o["id"], o["periods_billed"] + 1, o["amount"], o["currency"]) for o in orders],
+            )
+            await conn.execute(
+                "UPDATE bench_baseline.orders SET periods_billed = periods_billed + 1, next_billing_at = next_billing_at + interval '1 month'"
+                " WHERE id = ANY($1::uuid[])", [o["id"] for o in orders],
+            )
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            invoices = await conn.fetch(
+                "SELECT id, order_id, sequence, amount FROM bench_baseline.invoices WHERE status = 'unpaid'"
+                " LIMIT $1 FOR UPDATE SKIP LOCKED", BATCH,
+            )
+            if not invoices:
+                return
+            keys = [f"inv:{i['order_id']}:{i['sequence']}:1" for i in invoices]
+            await conn.executemany(
+                "INSERT INTO bench_baseline.charges (id, idempotency_key, amount, status) VALUES ($1, $2, $3, 'succeeded')",
+                [(uuid.uuid4(), k, i["amount"]) for k, i in zip(keys, invoices)],
+            )
+            await conn.executemany(
+                "INSERT INTO bench_baseline.payments (id, invoice_id, amount, status, idempotency_key) VALUES ($1, $2, $3, 'succeeded', $4)",
+                [(uuid.uuid4(), i["id"], i["amount"], k) for k, i in zip(keys, invoices)],
+            )
+            await conn.execute(
+                "UPDATE bench_baseline.invoices SET status = 'paid', paid_at = now() WHERE id = ANY($1::uuid[])",
+                [i["id"] for i in invoices],
+            )
+            await conn.executemany(
+                "INSERT INTO bench_baseline.outbox (event_id, routing_key, envelope) VALUES ($1, 'billing.payment.succeeded', $2::jsonb)",
+                [(uuid.uuid4(), json.dumps({"invoice_id": str(i["id"]), "amount": i["amount"]})) for i in invoices],
+            )
+
+
+async def baseline(pool_url: str, n: int) -> float:
+    pool = await asyncpg.create_pool(pool_url, min_size=2, max_size=2)
+    try:
+        await seed_baseline(pool, n)
+        started = time.monotonic()
+        await asyncio.gather(baseline_worker(pool), baseline_worker(pool))
+        elapsed = time.monotonic() - started
+        paid = await pool.fetchval("SELECT count(*) FROM bench_baseline.payments")
+        assert paid == n, (paid, n)
+        await pool.execute("DROP SCHEMA bench_baseline CASCADE")
+        return n / elapsed
+    finally:
+        await pool.close()
+
+
+async def seed_due_orders(pool: asyncpg.Pool, token: str, n: int, due_at: datetime) -> None:
+    """n contacts, each with a card and a due monthly subscription (as tests/e2e/billing does)."""
+    tag = uuid.uuid4().hex[:8]
+    chunk = 100_000
+    for start in range(0, n, chunk):
+        size = min(chunk, n - start)
+        contacts = [uuid.uuid4() for _ in range(size)]
+        cards = [uuid.uuid4() for _ in range(size)]
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.copy_records_to_table(
+                "contacts", schema_name="billing", columns=["id", "site_id", "email"],
+                records=[(c, DEMO_SITE_ID, f"bulk-{tag}-{start + i}@example.org") for i, c in enumerate(contacts)],
+            )
+            await conn.copy_records_to_table(
+                "cards", schema_name="billing",
+                columns=["id", "site_id", "contact_id", "token", "brand", "last4", "exp_month", "exp_year", "is_default"],
+                records=[(k, DEMO_SITE_ID, c, token, "visa", "4242", 12, 2099, True) for k, c in zip(cards, contacts)],
+            )
+            await conn.copy_records_to_table(
+                "orders", schema_name="billing",
+                columns=["id", "site_id", "contact_id", "product_id", "product_name", "kind", "amount", "currency",
+                         "interval", "interval_count", "status", "card_id", "anchor_at", "anchor_index",
+                         "periods_billed", "next_billing_at", "created_at"],
+                records=[
+                    (uuid.uuid4(), DEMO_SITE_ID, c, MONTHLY, "Gold monthly", "subscription", 1900, "USD", "month", 1,
+                     "active", k, due_at, 1, 1, due_at, due_at - timedelta(days=31))
+                    for c, k in zip(contacts, cards)
+                ],
+            )
+    async with pool.acquire() as conn:
+        for table in ("billing.contacts", "billing.cards", "billing.orders"):
+            await conn.execute(f"ANALYZE {table}")
+
+
+async def run(quick: bool, full: bool, size: int | None = None) -> dict:
+    n = size or (2000 if quick else 1_000_000 if full else 20_000)
+    result: dict = {"subscriptions": n}
+    async with BenchSystem("billing", ("sandbox", "billing")) as bs:
+        # The run's events must be routable: a queue of the benchmark's own takes them (and drops them).
+        connection = await aio_pika.connect(AMQP_URL)
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(f"{bs.prefix}cc.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(
+            f"{bs.prefix}bench.events", durable=True, arguments={"x-max-length": 1000, "x-overflow": "drop-head"}
+        )
+        await queue.bind(exchange, routing_key="#")
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{bs.url('sandbox')}/sandbox/v1/tokens",
+                json={"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"},
+            ) as r:
+                token = (await r.json())["token"]
+        now = datetime.now(timezone.utc)
+        seeded = time.monotonic()
+        await seed_due_orders(bs.pool, token, n, now - timedelta(hours=1))
+        result["seed_seconds"] = time.monotonic() - seeded
+        env = bs.system.service_env()
+        args = [sys.executable, "-m", "services.cli", "billing-run", "--direct", "--as-of", now.isoformat(),
+                "--site-id", str(DEMO_SITE_ID)]
+        if os.environ.get("CC_BENCH_PROFILE") == "1":  # py-spy runs the CLI and samples it
+            out = Path(__file__).parent / "results" / "profile-billing-run.txt"
+            args = ["py-spy", "record", "--format", "raw", "-r", "200", "-o", str(out), "--", *args]
+        started = time.monotonic()
+        runs = [
+            await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.DEVNULL)
+            for _ in range(2)
+        ]
+        outputs = await asyncio.gather(*(r.communicate() for r in runs))
+        elapsed = time.monotonic() - started
+        summaries = [json.loads(out[out.index(b"{"):out.rindex(b"}") + 1]) for out, _ in outputs]
+        # End to end: until billing's relay has published every event of the run.
+        while await bs.pool.fetchval("SELECT count(*) FROM billing.outbox"):
+            await asyncio.sleep(0.1)
+        e2e = time.monotonic() - started
+        await connection.close()
+        counts = await bs.pool.fetchrow(
+            "SELECT (SELECT count(*) FROM billing.invoices) AS invoices,"
+            " (SELECT count(*) FROM billing.payments WHERE status = 'succeeded') AS payments,"
+            " (SELECT count(DISTINCT invoice_id) FROM billing.payments) AS paid_invoices,"
+            " (SELECT count(*) FROM sandbox.charges WHERE token = $1) AS charges,"
+            " (SELECT count(DISTINCT idempotency_key) FROM sandbox.charges WHERE token = $1) AS distinct_charges",
+            token,
+        )
+        exactly_once = (
+            counts["invoices"] == counts["payments"] == counts["paid_invoices"] == counts["charges"]
+            == counts["distinct_charges"] == n
+        )
+        result.update(
+            seconds=elapsed, per_second=n / elapsed, end_to_end_seconds=e2e,
+            split=[s["succeeded"] for s in summaries], exactly_once=exactly_once, counts=dict(counts),
+        )
+        baseline_n = min(n, 20_000)
+        result["baseline_subscriptions"] = baseline_n
+        result["baseline_per_second"] = await baseline(bs.database_url, baseline_n)
+    return result

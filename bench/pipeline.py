@@ -1,0 +1,127 @@
+"""Welcome pipeline: registration at the gateway → membership → auth → notify → email accepted by
+SMTP. Baseline: a bare aio-pika chain of 4 hops (persistent messages, publisher confirms, manual acks,
+quorum queues like the services'), no database."""
+
+import asyncio
+import time
+import uuid
+
+import aio_pika
+import aiohttp
+
+from bench.harness import AMQP_URL, BenchSystem, latency_ms, peak_rss_kib, profile, rss_kib
+
+SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")  # the gateway is ready when all are
+
+
+async def bare_chain(prefix: str, messages: int, window: int = 100, hops: int = 4) -> float:
+    """Messages per second through ``hops`` consumers, each republishing (with a confirm) then acking."""
+    connections = [await aio_pika.connect(AMQP_URL) for _ in range(hops + 1)]
+    names = [f"{prefix}chain.{i}" for i in range(hops)]
+    done = asyncio.get_running_loop().create_future()
+    delivered = 0
+    try:
+        for i, connection in enumerate(connections[:hops]):
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=32)
+            queue = await channel.declare_queue(names[i], durable=True, arguments={"x-queue-type": "quorum"})
+            last = i == hops - 1
+
+            def on_message(channel=channel, last=last, i=i):
+                async def handle(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+                    nonlocal delivered
+                    if not last:
+                        await channel.default_exchange.publish(
+                            aio_pika.Message(message.body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                            routing_key=names[i + 1],
+                        )
+                    await message.ack()
+                    if last:
+                        delivered += 1
+                        if delivered == messages and not done.done():
+                            done.set_result(time.monotonic())
+
+                return handle
+
+            await queue.consume(on_message(), no_ack=False)
+        publisher = await connections[hops].channel(publisher_confirms=True)
+        gate = asyncio.Semaphore(window)
+        body = b'{"type": "membership.granted", "payload": {"contact_id": "' + uuid.uuid4().hex.encode() + b'"}}'
+
+        async def publish_one() -> None:
+            async with gate:
+                await publisher.default_exchange.publish(
+                    aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=names[0]
+                )
+
+        started = time.monotonic()
+        await asyncio.gather(*(publish_one() for _ in range(messages)))
+        finished = await asyncio.wait_for(done, timeout=300)
+        return messages / (finished - started)
+    finally:
+        for connection in connections[:hops]:
+            await connection.close()
+        cleanup = await connections[hops].channel()
+        for name in names:
+            await cleanup.queue_delete(name)
+        await connections[hops].close()
+
+
+async def register(session: aiohttp.ClientSession, sink, email: str) -> tuple[float, float]:
+    """(seconds until the gateway answered, seconds until the email was accepted)."""
+    accepted = sink.expect(email)
+    started = time.monotonic()
+    async with session.post("/api/register", json={"site": "demo", "email": email, "first_name": "Ann", "last_name": "Lee"}) as r:
+        if r.status != 201:
+            raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
+    answered = time.monotonic()
+    at = await asyncio.wait_for(accepted, timeout=120)
+    return answered - started, at - started
+
+
+async def run(quick: bool, full: bool) -> dict:
+    sustained_n = 150 if quick else 2000 if full else 600
+    single_n = 20 if quick else 200
+    concurrency = 16
+    result: dict = {}
+    async with BenchSystem("pipeline", SERVICES) as bs:
+        async with aiohttp.ClientSession(base_url=bs.url("gateway")) as session:
+            # Warm-up: the first registrations pay for connections and caches.
+            for _ in range(3):
+                await register(session, bs.sink, f"warm-{uuid.uuid4().hex[:10]}@example.org")
+            # Latency on an idle system: one registration at a time.
+            singles = []
+            for _ in range(single_n):
+                singles.append((await register(session, bs.sink, f"one-{uuid.uuid4().hex[:10]}@example.org"))[1])
+                await asyncio.sleep(0.02)
+            result["latency"] = latency_ms(singles)
+            # Sustained rate: many at once, until the last email is accepted.
+            emails = [f"many-{uuid.uuid4().hex[:10]}@example.org" for _ in range(sustained_n)]
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one(email):
+                async with gate:
+                    accepted = bs.sink.expect(email)
+                    async with session.post(
+                        "/api/register", json={"site": "demo", "email": email, "first_name": "Ann", "last_name": "Lee"}
+                    ) as r:
+                        if r.status != 201:
+                            raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
+                return accepted
+
+            rss_before = {name: rss_kib(bs.pid(name)) or 0 for name in SERVICES}
+            spies = profile(bs, ("gateway", "membership", "auth", "notify"), 2, "pipeline")
+            started = time.monotonic()
+            futures = await asyncio.gather(*(one(e) for e in emails))
+            accepted_at = await asyncio.wait_for(asyncio.gather(*futures), timeout=600)
+            for spy in spies:
+                spy.wait()
+            elapsed = max(accepted_at) - started
+            result["sustained"] = {"registrations": sustained_n, "seconds": elapsed, "per_second": sustained_n / elapsed}
+        # Peak resident memory of each process (VmHWM), and its RSS before and after the sustained
+        # phase: what the burst added and kept.
+        result["peak_rss_mib"] = {name: round((peak_rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES}
+        result["rss_mib_before_burst"] = {name: round(kib / 1024, 1) for name, kib in rss_before.items()}
+        result["rss_mib_after_burst"] = {name: round((rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES}
+        result["baseline_per_second"] = await bare_chain(bs.prefix, 1000 if quick else 5000)
+    return result
