@@ -40,7 +40,7 @@ async def test_the_snippet_and_the_frame_script_are_served(api):
 
 
 async def test_only_the_sites_embed_origins_may_frame_or_read_it(gateway, embedding_site):
-    page = f"/?site={embedding_site}&embed=1"
+    page = f"/login?site={embedding_site}&embed=1"  # what an embedded Center shows a visitor not logged in
     async with gateway.get(page, headers={"Origin": PARTNER}) as r:
         assert r.status == 200
         assert frame_ancestors(r.headers) == f"frame-ancestors 'self' {PARTNER} {LOCAL}"
@@ -52,13 +52,13 @@ async def test_only_the_sites_embed_origins_may_frame_or_read_it(gateway, embedd
     async with gateway.get("/", headers={"Origin": PARTNER}) as r:
         assert frame_ancestors(r.headers) == "frame-ancestors 'none'"
         assert "Access-Control-Allow-Origin" not in r.headers
-    async with gateway.get("/?site=no-such-site&embed=1", headers={"Origin": PARTNER}) as r:
+    async with gateway.get("/login?site=no-such-site&embed=1", headers={"Origin": PARTNER}) as r:
         assert frame_ancestors(r.headers) == "frame-ancestors 'self'"
         assert "Access-Control-Allow-Origin" not in r.headers
 
 
 async def test_a_thousand_look_alike_origins_are_never_reflected(gateway, embedding_site):
-    page = f"/?site={embedding_site}&embed=1"
+    page = f"/login?site={embedding_site}&embed=1"  # what an embedded Center shows a visitor not logged in
     origins = look_alikes()
     assert len(origins) == 1000
     reflected = []
