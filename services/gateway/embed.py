@@ -89,7 +89,19 @@ def frame_ancestors(csp: str, origins: list[str]) -> str:
 
 
 def _site_of(request: web.Request) -> str:
-    return request.query.get("site", "").strip().lower()
+    """The site a request is about: the logged-in session's (its cookie), else the one it names.
+
+    The session's site wins, so a page showing a person's data is framed only by that site's origins,
+    never by those of a site named in the URL."""
+    from services.gateway.web.session import SITE_COOKIE
+
+    return (request.cookies.get(SITE_COOKIE) or request.query.get("site", "")).strip().lower()
+
+
+def _framed(request: web.Request) -> bool:
+    """A navigation inside a frame: the embed snippet's URL says so, and browsers say so for every
+    later page (links and forms inside the frame) with ``Sec-Fetch-Dest: iframe``."""
+    return request.query.get("embed") == "1" or request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
 
 
 @web.middleware
@@ -117,7 +129,7 @@ async def embedding(request: web.Request, handler):
         if allowed is not None:
             response.headers["Access-Control-Allow-Origin"] = allowed
             response.headers["Access-Control-Allow-Credentials"] = "true"
-    if request.query.get("embed") == "1" and response.content_type == "text/html":
+    if _framed(request) and response.content_type == "text/html":
         origins = origins if origins is not None else await embed_origins(request, slug)
         csp = response.headers.get("Content-Security-Policy", "default-src 'self'")
         response.headers["Content-Security-Policy"] = frame_ancestors(csp, origins)
@@ -163,7 +175,12 @@ FRAME_JS = r"""(function () {
   if (window.parent === window) { return; }
   var root = document.documentElement, params = new URLSearchParams(location.search);
   ["font", "color", "background", "accent"].forEach(function (k) {
+    // The snippet passes the host's look on the first page; later pages in the frame (links, forms,
+    // the login's redirect) keep it from this tab's storage.
     var v = params.get("theme_" + k);
+    try {
+      if (v) { sessionStorage.setItem("cc-host-" + k, v); } else { v = sessionStorage.getItem("cc-host-" + k); }
+    } catch (e) { /* storage refused: this page only */ }
     if (v && /^[\w\s,#().%'"-]{1,200}$/.test(v)) { root.style.setProperty("--cc-host-" + k, v); }
   });
   var last = 0;

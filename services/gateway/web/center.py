@@ -49,8 +49,10 @@ async def _contact_or_login(request: web.Request) -> Contact | web.Response:
     try:
         return await authenticate_contact(request)
     except Unauthorized:
-        site = request.cookies.get(SITE_COOKIE)
-        response = see_other("/login", **({"site": site} if site else {}))
+        site = request.cookies.get(SITE_COOKIE) or request.query.get("site")
+        # An embedded Center's host look (the snippet's theme_* parameters) goes along to the login.
+        look = {k: v for k, v in request.query.items() if k.startswith("theme_")}
+        response = see_other("/login", **({"site": site} if site else {}), **look)
         clear_session(response)
         return response
 
