@@ -79,6 +79,7 @@ async def signups(cs: ChaosSystem, smtp, *, count: int, concurrency: int = 16, d
     unacknowledged, seconds)."""
     tag = uuid.uuid4().hex[:8]
     emails = [f"chaos-{tag}-{i}@example.org" for i in range(count)]
+    # Each process of a crash loop re-imports the faults spec: CC_FAULT reaches only new processes.
     deadline = time.monotonic() + budget
     started = time.monotonic()
     queue: asyncio.Queue = asyncio.Queue()
@@ -440,4 +441,94 @@ async def poison_messages(cs: ChaosSystem, db: asyncpg.Pool, *, total: int, pois
     return Outcome(
         f"poison messages ({poisoned} malformed + 1 replayed)", total + 1, lost, 0, unexpected,
         time.monotonic() - started, note=f"dead {dead_n}, applied {applied_n}, replayed {replayed}",
+    )
+
+
+# --- outbox crash points ---------------------------------------------------------------------------------
+
+
+OUTBOX_POINTS = ("uow.before_commit", "uow.after_commit", "outbox.after_publish")
+
+
+def _injected(cs: ChaosSystem, service: str) -> Counter:
+    log = cs.system.processes[service].log_path
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return Counter(line.split("point=")[1].split()[0] for line in text.splitlines() if "fault.injected point=" in line)
+
+
+async def outbox_crash_points(cs: ChaosSystem, *, commands: int, crashes_each: int, budget: float) -> Outcome:
+    """Registrations (membership: a contact row and its ``membership.contact.created`` in one
+    transaction) while membership dies at each outbox crash point ``crashes_each`` times
+    (``shared/faults.py``), restarted at once. Every contact has its event, every event its contact."""
+    service = "membership"
+    before = _injected(cs, service)
+    # The relay publishes in batches (fewer than commands): its point gets a higher chance.
+    chance = {p: min(0.5, 2.0 * crashes_each / commands) for p in OUTBOX_POINTS}
+    chance["outbox.after_publish"] = min(0.5, 12.0 * crashes_each / commands)
+    events: list[dict] = []
+    connection = await aio_pika.connect(cs.rabbit.url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange("chaos.cc.events", aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="membership.contact.created")
+
+    async def on_message(message):
+        async with message.process():
+            events.append(json.loads(message.body))
+
+    await queue.consume(on_message)
+
+    def faults() -> str:
+        done = _injected(cs, service) - before
+        return ",".join(f"{p}:{chance[p]}" for p in OUTBOX_POINTS if done[p] < crashes_each)
+
+    def respawn() -> None:
+        cs.system.env["CC_FAULT"] = faults()
+        cs.kill(service)
+        cs.restart(service)
+
+    stop = asyncio.Event()
+
+    async def supervise():
+        respawn()
+        while not stop.is_set():
+            if cs.system.processes[service].popen.poll() is not None:
+                respawn()
+            await asyncio.sleep(0.05)
+
+    started = time.monotonic()
+    supervisor = asyncio.create_task(supervise())
+    try:
+        acked, unacked, _ = await signups(cs, None, count=commands, concurrency=8, budget=budget)
+    finally:
+        stop.set()
+        await supervisor
+        cs.system.env.pop("CC_FAULT", None)
+        cs.kill(service)
+        cs.restart(service)
+        await asyncio.to_thread(cs.system.wait_ready, [service], 60)
+    injected = _injected(cs, service) - before
+
+    db = await asyncpg.create_pool(cs.database_url, min_size=1, max_size=2)
+    try:
+        rows = await db.fetch("SELECT id, email FROM membership.contacts WHERE email = ANY($1::text[])", acked + unacked)
+    finally:
+        await db.close()
+    contacts = {str(r["id"]): r["email"] for r in rows}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not set(contacts) <= {e["payload"]["contact_id"] for e in events}:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    await connection.close()
+    wanted = set(acked + unacked)
+    seen = Counter(e["payload"]["contact_id"] for e in events if e["payload"]["email"] in wanted)
+    state_without_event = sum(1 for c in contacts if seen[c] == 0)
+    event_without_state = sum(1 for c in seen if c not in contacts)
+    lost = sum(1 for e in acked if e not in set(contacts.values())) + len(unacked)
+    duplicated = len(rows) - len(set(contacts.values()))  # a second contact for one command
+    republished = sum(n - 1 for n in seen.values() if n > 1)
+    return Outcome(
+        "outbox crash points (" + ", ".join(f"{p} {injected[p]}" for p in OUTBOX_POINTS) + ")",
+        len(acked), lost + state_without_event, duplicated, event_without_state, time.monotonic() - started,
+        note=f"effects {len(contacts)}; {republished} events published again (at-least-once, absorbed by inboxes)",
     )
