@@ -1,9 +1,15 @@
 """SMTP delivery of queued messages: sent, retried with backoff on temporary failures, or held.
 
-Claims due messages with ``FOR UPDATE SKIP LOCKED`` (several notify workers never send the same
-message), sends them over SMTP while holding the claim, and records the outcome in the same
-transaction, with ``notify.email.sent`` / ``notify.email.held`` written to the outbox in that same
-transaction. 4xx answers and connection trouble are temporary; 5xx answers are permanent.
+Each message is claimed with ``FOR UPDATE SKIP LOCKED`` (several notify workers never send the same
+message), sent over SMTP while holding the claim, and its outcome recorded in that same transaction,
+with ``notify.email.sent`` / ``notify.email.held`` written to the outbox in it too: one message, one
+transaction, up to ``delivery_concurrency`` at once. 4xx answers and connection trouble are
+temporary; 5xx answers are permanent.
+
+Delivery is at least once: a worker killed after the SMTP server accepted a message and before its
+transaction committed sends it again (nothing can ask an SMTP server what it accepted). One
+transaction per message keeps that window to the moments between the server's 250 and the commit of
+that one message (a batch held in one transaction re-sent the whole batch).
 """
 
 import asyncio
@@ -37,15 +43,25 @@ class Delivery(ListeningWorker):
         self.sender = parseaddr(settings.mail_from)[1]
 
     async def work_once(self) -> bool:
-        limit = self.settings.delivery_concurrency
+        # Each send holds a connection of the pool: leave room for the consumer and the relay.
+        at_once = max(1, min(self.settings.delivery_concurrency, self.settings.db_pool_max // 2))
+        sent = await asyncio.gather(*(self._deliver_one() for _ in range(at_once)))
+        return all(sent)
+
+    async def _deliver_one(self) -> bool:
+        """Claim one due message, send it, record the outcome, commit. False when none was due."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await repo.claim_due(conn, limit)
+            rows = await repo.claim_due(conn, 1)
             if not rows:
                 return False
-            results = await asyncio.gather(*(self.send(r["to_address"], r["mime"]) for r in rows), return_exceptions=True)
-            for row, result in zip(rows, results):
-                await self._record(conn, row, result)
-            return len(rows) == limit
+            row = rows[0]
+            try:
+                await self.send(row["to_address"], row["mime"])
+                result = None
+            except Exception as exc:  # PermanentFailure, TemporaryFailure, or anything else: temporary
+                result = exc
+            await self._record(conn, row, result)
+            return True
 
     async def _record(self, conn, row, result) -> None:
         message_id = str(row["id"])
