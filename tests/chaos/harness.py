@@ -7,6 +7,7 @@ the cluster this harness created). Used by the short tests (``tests/chaos``) and
 """
 
 import asyncio
+import contextlib
 import os
 import pwd
 import random
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -253,8 +255,9 @@ class ChaosSystem:
     async def start(self) -> None:
         await asyncio.to_thread(self.rabbit.start)
         await asyncio.to_thread(self.pg.start)
-        await migrate_all(self.pg.url)
-        await seed_demo(self.pg.url, ADMIN_KEY)
+        with contextlib.redirect_stdout(sys.stderr):  # the table is the run's stdout
+            await migrate_all(self.pg.url)
+            await seed_demo(self.pg.url, ADMIN_KEY)
         env = {
             "CC_DATABASE_URL": self.pg.url,
             "CC_AMQP_URL": self.rabbit.url,

@@ -276,7 +276,7 @@ async def billing_under_crashes(cs: ChaosSystem, db: asyncpg.Pool, *, orders_cou
     return Outcome(
         f"billing: worker SIGKILLed {killed}x, {drop:.0%} answers dropped ({proxy.dropped})", orders_count,
         lost, duplicated, mismatched, time.monotonic() - started,
-        note=f"{runs} runs; processor {totals['processor_total']}, ledger {totals['ledger_total']}",
+        note=f"{runs} runs; processor {int(totals['processor_total'])}, ledger {int(totals['ledger_total'])} (cents)",
     )
 
 

@@ -5,7 +5,7 @@ from tests.chaos import scenarios
 
 
 async def test_crashes_at_every_outbox_point_leave_no_state_without_event_nor_event_without_state(chaos):
-    outcome = await scenarios.outbox_crash_points(chaos, commands=120, crashes_each=3, budget=60)
+    outcome = await scenarios.outbox_crash_points(chaos, commands=80, crashes_each=2, budget=60)
     print(outcome)
     assert (outcome.lost, outcome.duplicated, outcome.blank) == (0, 0, 0), outcome
     assert all(f"{point} 0" not in outcome.scenario for point in scenarios.OUTBOX_POINTS), outcome  # all hit
