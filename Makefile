@@ -5,13 +5,18 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv infra run test migrate seed clean
+.PHONY: venv infra run test chaos migrate seed clean
 
 run: venv infra
 	exec $(PY) -m scripts.run
 
 test: venv infra
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The long chaos scenarios (docs/reliability.md), on a PostgreSQL, RabbitMQ and services of their own:
+# CHAOS_ARGS="--scale 0.1" runs a tenth of the issue's sizes, "--only billing,poison" some of them.
+chaos: venv
+	$(PY) -m tests.chaos.run $(CHAOS_ARGS)
 
 migrate: venv infra
 	$(PY) -m services.cli migrate
