@@ -499,7 +499,13 @@ async def outbox_crash_points(cs: ChaosSystem, *, commands: int, crashes_each: i
     started = time.monotonic()
     supervisor = asyncio.create_task(supervise())
     try:
+        # The commands, then more in small rounds until every point was hit as often as asked.
         acked, unacked, _ = await signups(cs, None, count=commands, concurrency=8, budget=budget)
+        while faults() and time.monotonic() - started < budget - 15:
+            more, more_unacked, _ = await signups(cs, None, count=max(commands // 10, 10), concurrency=8,
+                                                  budget=budget - (time.monotonic() - started))
+            acked += more
+            unacked += more_unacked
     finally:
         stop.set()
         await supervisor
