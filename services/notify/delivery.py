@@ -13,6 +13,7 @@ that one message (a batch held in one transaction re-sent the whole batch).
 """
 
 import asyncio
+import contextlib
 from email.utils import parseaddr
 
 import aiosmtplib
@@ -49,19 +50,26 @@ class Delivery(ListeningWorker):
         return all(sent)
 
     async def _deliver_one(self) -> bool:
-        """Claim one due message, send it, record the outcome, commit. False when none was due."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await repo.claim_due(conn, 1)
-            if not rows:
-                return False
-            row = rows[0]
-            try:
-                await self.send(row["to_address"], row["mime"])
-                result = None
-            except Exception as exc:  # PermanentFailure, TemporaryFailure, or anything else: temporary
-                result = exc
-            await self._record(conn, row, result)
-            return True
+        """Claim one due message, send it, record the outcome, commit. False when none was due.
+        The SMTP session's QUIT waits until the outcome is committed: it is not in the window."""
+        client = None
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                rows = await repo.claim_due(conn, 1)
+                if not rows:
+                    return False
+                row = rows[0]
+                try:
+                    client = await self.send(row["to_address"], row["mime"])
+                    result = None
+                except Exception as exc:  # PermanentFailure, TemporaryFailure, or anything else: temporary
+                    result = exc
+                await self._record(conn, row, result)
+                return True
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.quit()
 
     async def _record(self, conn, row, result) -> None:
         message_id = str(row["id"])
@@ -96,26 +104,33 @@ class Delivery(ListeningWorker):
                 await repo.postpone(conn, row["id"], reason, delay)
                 log.info("email.retry_scheduled", message_id=message_id, attempt=attempts, delay_seconds=delay)
 
-    async def send(self, to: str, mime: bytes) -> None:
+    async def send(self, to: str, mime: bytes) -> aiosmtplib.SMTP:
+        """Send one message; → the SMTP session, still open (the caller QUITs it after recording)."""
         s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_tls == "tls",
+            start_tls=True if s.smtp_tls == "starttls" else False,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            timeout=s.smtp_timeout,
+        )
         try:
-            await aiosmtplib.send(
-                mime,
-                sender=self.sender,
-                recipients=[to],
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                use_tls=s.smtp_tls == "tls",
-                start_tls=True if s.smtp_tls == "starttls" else False,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                timeout=s.smtp_timeout,
-            )
+            await client.connect()
+            await client.sendmail(self.sender, [to], mime)
+            return client
         except aiosmtplib.SMTPRecipientsRefused as exc:
+            client.close()
             codes = [r.code for r in exc.recipients]
             text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
             raise (PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure)(text) from None
         except aiosmtplib.SMTPResponseException as exc:
+            client.close()
             raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(f"{exc.code} {exc.message}") from None
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            client.close()
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+        except BaseException:
+            client.close()
+            raise
