@@ -35,7 +35,8 @@ def card_numbers(blob: bytes) -> list[str]:
             continue  # a MIME boundary (Python's email: 15 "=", a random 19-digit number, "==")
         if 13 <= len(digits) <= 19 and luhn_valid(digits) and len(set(digits)) > 1:
             context = blob[max(0, m.start() - 40):m.start()].decode(errors="replace")
-            found.append(f"{digits[:4]}… after {context!r}")
+            after = blob[m.end():m.end() + 30].decode(errors="replace")
+            found.append(f"{digits[:4]}… after {context!r}, before {after!r}")
     return found
 
 
@@ -68,7 +69,11 @@ async def test_no_card_number_cvc_password_or_token_anywhere_after_the_suite(
 
     secrets = [person["password"], person["tokens"]["access_token"], person["tokens"]["refresh_token"]]
     dump = subprocess.run(["pg_dump", "--data-only", database_url], check=True, capture_output=True).stdout
-    places = {"database dump": dump}
+    # One place per table, so a finding names where it is.
+    places = {
+        "table " + part.split(b" ", 1)[0].decode(errors="replace"): part
+        for part in dump.split(b"\nCOPY ")
+    }
     places.update({f"log {p.name}": p.read_bytes() for p in log_dir.glob("*.log")})
     places.update({f"email {i} to {m['To']}": m.as_bytes() for i, m in enumerate(smtp.messages)})
     places.update({f"event {json.loads(b)['type']}": b for b in events})
