@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv infra browser run test bench migrate seed clean
+.PHONY: venv infra browser run test bench chaos migrate seed clean
 
 run: venv infra
 	exec $(PY) -m scripts.run
@@ -17,6 +17,11 @@ test: venv infra browser
 # bench/results/<time>-<mode>.json. QUICK=1: under a minute; FULL=1: 1,000,000 subscriptions billed.
 bench: venv infra
 	$(PY) -m bench $(if $(QUICK),--quick) $(if $(FULL),--full) $(BENCH_ARGS)
+
+# The long chaos scenarios (docs/reliability.md), on a PostgreSQL, RabbitMQ and services of their own:
+# CHAOS_ARGS="--scale 0.1" runs a tenth of the issue's sizes, "--only billing,poison" some of them.
+chaos: venv
+	$(PY) -m tests.chaos.run $(CHAOS_ARGS)
 
 migrate: venv infra
 	$(PY) -m services.cli migrate

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.events import Envelope, Event
+from shared.faults import crash_point
 from shared.logging import get_logger
 
 log = get_logger("shared.db")
@@ -135,6 +136,9 @@ async def unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     async with pool.acquire() as conn:
         async with conn.transaction():
-            yield UnitOfWork(
-                conn, producer=producer, correlation_id=correlation_id, causation_id=causation_id
-            )
+            uow = UnitOfWork(conn, producer=producer, correlation_id=correlation_id, causation_id=causation_id)
+            yield uow
+            if uow.published:
+                crash_point("uow.before_commit")
+        if uow.published:
+            crash_point("uow.after_commit")

@@ -12,6 +12,7 @@ import asyncio
 import asyncpg
 
 from shared.bus import Bus, Unroutable
+from shared.faults import crash_point
 from shared.logging import get_logger
 from shared.metrics import EVENTS_PUBLISHED, EVENTS_UNROUTABLE
 from shared.worker import ListeningWorker
@@ -43,6 +44,7 @@ class OutboxRelay(ListeningWorker):
                 return False
             if not self.bus.ready:
                 raise ConnectionError("broker not connected")
+            crash_point("outbox.before_publish")
             results = await asyncio.gather(
                 *(
                     self.bus.publish(
@@ -56,6 +58,8 @@ class OutboxRelay(ListeningWorker):
                 return_exceptions=True,
             )
             done = [r["seq"] for r, result in zip(rows, results) if result is None]
+            if done:
+                crash_point("outbox.after_publish")
             if done:
                 await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", done)
             for row, result in zip(rows, results):

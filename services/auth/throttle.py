@@ -6,6 +6,10 @@ twice as long). Per address: a lock after ``address_max_failures`` failures over
 locked key is refused with 429 before any password is checked, whether the password is right or not.
 An unknown username is throttled under its own key exactly like a real account.
 
+An account's lock holds back the addresses that failed on it (each (account, address) pair is
+counted too), not the others: the real owner, from an address that never guessed wrong on the
+account, still gets their try while someone elsewhere is being locked out.
+
 Every attempt is counted as a failure *before* the password is checked (and taken back when it was
 right), so a burst of parallel guesses cannot slip past the limit while the first ones are hashing.
 """
@@ -28,6 +32,7 @@ class Attempt:
 
     counts: dict[str, int]
     account: str
+    pair: str | None = None
 
 
 class Throttle:
@@ -39,16 +44,25 @@ class Throttle:
 
     async def attempt(self, conn: asyncpg.Connection, account: str, address: str | None = None) -> Attempt:
         """Refuse a locked key (429); otherwise count this attempt on every key."""
-        keys = [k for k in (account, address) if k]
-        await self._refuse_if_locked(conn, keys)
+        pair = f"{account}|{address}" if address else None
+        await self._refuse_if_locked(conn, [k for k in (address, pair) if k])
+        account_lock = await repo.locked_until(conn, [account])
+        # A locked account refuses every address that failed on it; one that never did gets its try.
+        clean_address = pair is not None and await repo.count_state(conn, pair) is None
+        if account_lock is not None and not clean_address:
+            raise Throttled(self._seconds_until(account_lock))
         counts = {}
-        for key in keys:
+        for key in [k for k in (account, address, pair) if k]:
             row = await repo.count_failure(conn, key, window_seconds=self.settings.login_window_seconds)
             counts[key] = row["failures"]
+            if key == account and account_lock is not None:
+                continue
+            if key == pair and account_lock is not None and row["failures"] > 1:  # a burst of "first tries"
+                raise Throttled(self._seconds_until(account_lock))
             if row["failures"] > self._limit(key):  # parallel attempts beyond the limit
                 until = row["locked_until"] or await self._lock(conn, key, row)
                 raise Throttled(self._seconds_until(until))
-        return Attempt(counts, account)
+        return Attempt(counts, account, pair)
 
     async def failed(self, conn: asyncpg.Connection, attempt: Attempt) -> float:
         """The password was wrong: lock what reached its limit. → seconds to hold the answer back (the
@@ -67,7 +81,7 @@ class Throttle:
         """A right password clears the account's count and takes this attempt back from the address's
         (only this one: a good account must not reset an address that is guessing others)."""
         for key in attempt.counts:
-            if key == attempt.account:
+            if key in (attempt.account, attempt.pair):
                 await repo.clear_throttle(conn, key)
             else:
                 await repo.uncount_failure(conn, key)

@@ -46,11 +46,25 @@ async def charge_once(
         result = await processor.charge(
             token=token, amount=amount, currency=currency, idempotency_key=key, description=description
         )
+        if result.outcome == "error":
+            result = await resolve_uncertain(processor, key, result)
         BILLING_CHARGES.labels(result=result.outcome).inc()
         if result.outcome != "error" or retry == immediate_retries:
             return result
         await asyncio.sleep(0.2 * (retry + 1))
     raise AssertionError("unreachable")
+
+
+async def resolve_uncertain(processor: PaymentProcessor, key: str, result: ChargeResult) -> ChargeResult:
+    """A charge request that got no clear answer (the response was lost, the processor failed) may
+    have charged the card: ask the processor what it recorded under the key (as Kill Bill's janitor
+    does) instead of charging again. Still unknown: the error stands, and a later attempt asks again
+    with the same key."""
+    found = await processor.find_charge(key)
+    if found is None or found.outcome == "error":
+        return result
+    log.info("charge.resolved_by_lookup", outcome=found.outcome, charge_id=found.charge_id)
+    return found
 
 
 async def charge_cards(

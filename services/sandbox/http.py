@@ -141,6 +141,20 @@ def _replay(row, request_hash: str) -> web.Response:
     )
 
 
+@routes.get("/sandbox/v1/charges")
+async def find_charge_by_key(request: web.Request) -> web.Response:
+    """The charge made under an idempotency key (``?idempotency_key=``), 404 when none was: how a
+    client whose charge request got no answer learns what happened without charging again."""
+    key = request.query.get("idempotency_key", "")
+    if not 0 < len(key) <= 255:
+        raise InvalidRequest("idempotency_key is required.", details={"fields": {"idempotency_key": "required"}})
+    async with request.app[POOL].acquire() as conn:
+        row = await repo.charge_by_key(conn, key)
+    if row is None:
+        raise NotFound("No charge with this idempotency key.")
+    return web.json_response(_charge_body(row))
+
+
 @routes.get("/sandbox/v1/charges/{charge_id}")
 async def get_charge(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:

@@ -45,7 +45,27 @@ def forged_tokens(good: str, real_key) -> dict[str, str]:
         "wrong issuer": jwt.encode(dict(claims, iss="someone-else"), real_key, algorithm="EdDSA", headers=header),
         "no expiry": jwt.encode({k: v for k, v in claims.items() if k != "exp"}, real_key, algorithm="EdDSA", headers=header),
         "garbage": "not.a.jwt",
+        "HS256 keyed with the public key": _hs256(claims, header["kid"], real_key.public_key()),
+        "one flipped bit (signature)": f"{head}.{body}.{_flip_bit(signature, 77)}",
+        "one flipped bit (claims)": f"{head}.{_flip_bit(body, 9)}.{signature}",
     }
+
+
+def _hs256(claims: dict, kid: str, public_key) -> str:
+    """Algorithm confusion: HMAC-SHA256 whose secret is the server's public key (raw and PEM tried
+    by a naive verifier alike); PyJWT refuses to build it, so it is built by hand."""
+    import hashlib
+    import hmac
+
+    secret = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': kid}).encode())}.{_b64(json.dumps(claims).encode())}"
+    return f"{signing_input}.{_b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
+
+
+def _flip_bit(part: str, bit: int) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    raw[bit // 8 % len(raw)] ^= 1 << (bit % 8)
+    return _b64(bytes(raw))
 
 
 async def test_forged_expired_and_tampered_tokens_are_refused(gateway, smtp, db):

@@ -44,4 +44,8 @@ class PaymentProcessor(Protocol):
         self, *, token: str, amount: int, currency: str, idempotency_key: str, description: str = ""
     ) -> ChargeResult: ...
 
+    async def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        """What the processor recorded under the key: its charge's outcome, None when it has none (the
+        charge never happened), an ``error`` result when it cannot be asked now."""
+
     async def refund(self, *, charge_id: str, amount: int, idempotency_key: str) -> RefundResult: ...

@@ -50,6 +50,23 @@ class SandboxProcessor:
         # 4xx other than a decline: the request itself is wrong (unknown token, key reused).
         return ChargeResult("declined", code=error.get("code", "charge_refused"), message=error.get("message", "The charge was refused."))
 
+    async def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        try:
+            async with self.session.get(
+                self.base_url + "/sandbox/v1/charges", params={"idempotency_key": idempotency_key}, timeout=self.timeout
+            ) as response:
+                status, body = response.status, await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            log.warning("processor.unavailable", error=type(exc).__name__)
+            return ChargeResult("error", code="processor_unavailable", message="The payment processor did not answer.")
+        if status == 404:
+            return None
+        if status == 200 and body.get("status") == "succeeded":
+            return ChargeResult("succeeded", charge_id=body["id"])
+        if status == 200 and body.get("status") == "failed":
+            return ChargeResult("declined", charge_id=body["id"], code=body["failure_code"], message=body["failure_message"])
+        return ChargeResult("error", code="processing_error", message="The payment processor could not say.")
+
     async def refund(self, *, charge_id: str, amount: int, idempotency_key: str) -> RefundResult:
         try:
             status, body = await self._call(

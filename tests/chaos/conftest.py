@@ -1,0 +1,36 @@
+"""The chaos tests' own system: a PostgreSQL cluster, a RabbitMQ node and the six services that
+these tests may kill and restart (never the machine's shared ones), and an SMTP server."""
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.chaos.harness import ChaosSystem
+from tests.conftest import Mailbox, free_port
+
+
+@pytest.fixture(scope="session")
+def chaos_smtp():
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailbox.port = controller.port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+async def chaos(chaos_smtp):
+    cs = ChaosSystem(chaos_smtp.port)
+    try:
+        await cs.start()
+        yield cs
+    finally:
+        await cs.stop()
+
+
+@pytest.fixture(scope="session")
+async def chaos_db(chaos):
+    pool = await asyncpg.create_pool(chaos.database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
