@@ -17,8 +17,11 @@ async def host_page(gateway_url: str, site: str):
 <style>body {{ font-family: Georgia, serif; color: #222; }}</style></head>
 <body><h1>Our members' area</h1>
 <script src="{gateway_url}/embed.js" data-site="{site}"></script></body></html>"""
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
     app = web.Application()
-    app.router.add_get("/", lambda request: web.Response(text=html, content_type="text/html"))
+    app.router.add_get("/", page)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
