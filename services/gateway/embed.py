@@ -24,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
+from services.gateway.web.session import SITE_COOKIE, framed
 from services.gateway.upstream import call
 from shared.errors import ServiceUnavailable
 from shared.logging import get_logger
@@ -93,15 +94,7 @@ def _site_of(request: web.Request) -> str:
 
     The session's site wins, so a page showing a person's data is framed only by that site's origins,
     never by those of a site named in the URL."""
-    from services.gateway.web.session import SITE_COOKIE
-
     return (request.cookies.get(SITE_COOKIE) or request.query.get("site", "")).strip().lower()
-
-
-def _framed(request: web.Request) -> bool:
-    """A navigation inside a frame: the embed snippet's URL says so, and browsers say so for every
-    later page (links and forms inside the frame) with ``Sec-Fetch-Dest: iframe``."""
-    return request.query.get("embed") == "1" or request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
 
 
 @web.middleware
@@ -129,7 +122,7 @@ async def embedding(request: web.Request, handler):
         if allowed is not None:
             response.headers["Access-Control-Allow-Origin"] = allowed
             response.headers["Access-Control-Allow-Credentials"] = "true"
-    if _framed(request) and response.content_type == "text/html":
+    if framed(request) and response.content_type == "text/html":
         origins = origins if origins is not None else await embed_origins(request, slug)
         csp = response.headers.get("Content-Security-Policy", "default-src 'self'")
         response.headers["Content-Security-Policy"] = frame_ancestors(csp, origins)

@@ -17,6 +17,8 @@ SCREENSHOTS = ROOT / "var/screenshots"
 FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
+    # Third-party cookies blocked, as more and more browsers do: the embedded Center must still work.
+    "--test-third-party-cookie-phaseout",
 ]
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 

@@ -1,5 +1,6 @@
-"""The Customer Center embedded with the one-line snippet in a host page on another port: shown when
-that origin is in the site's embed origins (and usable: log in inside the frame), refused otherwise."""
+"""The Customer Center embedded with the one-line snippet in a host page of another site: shown when
+that origin is in the site's embed origins (and usable: log in inside the frame, with the browser
+blocking third-party cookies), refused otherwise."""
 
 import uuid
 
@@ -26,7 +27,8 @@ async def host_page(gateway_url: str, site: str):
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
+    # "localhost", not the gateway's "127.0.0.1": another site, so the frame is a third party there.
+    return runner, f"http://localhost:{port}"
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ async def _contact_or_login(request: web.Request) -> Contact | web.Response:
         # An embedded Center's host look (the snippet's theme_* parameters) goes along to the login.
         look = {k: v for k, v in request.query.items() if k.startswith("theme_")}
         response = see_other("/login", **({"site": site} if site else {}), **look)
-        clear_session(response)
+        clear_session(response, request)
         return response
 
 

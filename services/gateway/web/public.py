@@ -31,11 +31,18 @@ async def index(request: web.Request) -> web.Response:
     return see_other("/center")
 
 
+def host_look(request: web.Request) -> list[tuple[str, str]]:
+    """An embedded Center's host look (the snippet's ``theme_*`` parameters), carried through the
+    login inside the frame so the Center after it still looks like the host page."""
+    return [(k, v) for k, v in request.query.items() if k.startswith("theme_")]
+
+
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
     site = await site_of(request, _site_ref(request))
     done = "logged_out" if request.query.get("done") == "logged_out" else None
-    return render(request, "login.html", site=site, title_key="login.title", username="", done=done)
+    return render(request, "login.html", site=site, title_key="login.title", username="", done=done,
+                  host_look=host_look(request))
 
 
 @routes.post("/login")
@@ -47,8 +54,9 @@ async def login(request: web.Request) -> web.Response:
     })
     if not answer.ok:
         return render(request, "login.html", status=answer.status, site=site, title_key="login.title",
-                      username=form.get("username", ""), error=error_text(request, site, answer.code))
-    response = see_other(answer.body.get("redirect") or "/center")
+                      username=form.get("username", ""), error=error_text(request, site, answer.code),
+                      host_look=host_look(request))
+    response = see_other(answer.body.get("redirect") or "/center", **dict(host_look(request)))
     set_session(response, request, answer.body, site=site["slug"])
     return response
 
@@ -65,7 +73,7 @@ async def logout(request: web.Request) -> web.Response:
     except Unauthorized:
         pass
     response = see_other("/login", site=site, done="logged_out")
-    clear_session(response)
+    clear_session(response, request)
     return response
 
 

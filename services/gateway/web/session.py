@@ -59,7 +59,22 @@ def _secure(request: web.Request) -> bool:
     return request.secure if setting is None else setting
 
 
+def framed(request: web.Request) -> bool:
+    """A page shown in a frame (the Center embedded in another site's page): the embed snippet's URL
+    says so, and browsers say so for every later page inside the frame with ``Sec-Fetch-Dest``."""
+    return request.query.get("embed") == "1" or request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
+
+
 def _set(response: web.StreamResponse, request: web.Request, name: str, value: str, *, max_age: int | None) -> None:
+    """HttpOnly cookies, SameSite=Lax; inside a frame (embedded in another site's page) Lax cookies
+    would never come back, so there they are ``SameSite=None; Secure; Partitioned`` (CHIPS): kept for
+    that host site only, and allowed where browsers block third-party cookies."""
+    if framed(request):
+        attributes = ["Path=/", "HttpOnly", "Secure", "SameSite=None", "Partitioned"]
+        if max_age is not None:
+            attributes.append(f"Max-Age={max_age}")
+        response.headers.add("Set-Cookie", "; ".join([f"{name}={value}", *attributes]))
+        return
     response.set_cookie(
         name, value, max_age=max_age, path="/", httponly=True, samesite="Lax", secure=_secure(request)
     )
@@ -72,9 +87,12 @@ def set_session(response: web.StreamResponse, request: web.Request, tokens: dict
         _set(response, request, SITE_COOKIE, site, max_age=SESSION_MAX_AGE)
 
 
-def clear_session(response: web.StreamResponse) -> None:
+def clear_session(response: web.StreamResponse, request: web.Request | None = None) -> None:
     for name in (ACCESS_COOKIE, REFRESH_COOKIE):
-        response.del_cookie(name, path="/")
+        if request is not None and framed(request):
+            _set(response, request, name, "", max_age=0)
+        else:
+            response.del_cookie(name, path="/")
 
 
 def csrf_token(request: web.Request) -> str:
@@ -137,9 +155,7 @@ async def session_cookies(request: web.Request, handler):
     if request.get(RENEWED):
         set_session(response, request, request[RENEWED])
     if request.get(SET_CSRF):
-        response.set_cookie(
-            # Lax, not Strict: a page opened from another site's link (an email) must see the token
-            # the browser already has, or it would replace it under the forms of other open tabs.
-            CSRF_COOKIE, request[SET_CSRF], path="/", httponly=True, samesite="Lax", secure=_secure(request)
-        )
+        # Lax, not Strict: a page opened from another site's link (an email) must see the token
+        # the browser already has, or it would replace it under the forms of other open tabs.
+        _set(response, request, CSRF_COOKIE, request[SET_CSRF], max_age=None)
     return response
