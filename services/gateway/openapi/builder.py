@@ -61,7 +61,7 @@ def _statuses(op: Op) -> dict[int, Any]:
     if op.security:
         answers.setdefault(401, "error")
     if "{" in op.path:
-        answers.setdefault(404, "error")
+        answers.setdefault(404, HTML if op.tag == "Pages" else "error")  # a page refuses with a page
     if op.body is not None:
         answers.setdefault(422, "error")
     if op.forwarded:  # the gateway reads at most 64 KiB of any body it forwards

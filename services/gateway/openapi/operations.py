@@ -212,4 +212,44 @@ GATEWAY = [
        "Embedding", {200: JS}, forwarded=False),
 ]
 
-OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *GATEWAY]
+
+def page(path: str, summary: str, **kw) -> Op:
+    return Op("GET", path, summary, "Pages", {200: HTML}, forwarded=False, **kw)
+
+
+def form(path: str, summary: str, answers: dict | None = None) -> Op:
+    """A page's form post (``application/x-www-form-urlencoded`` with the CSRF token): 303 onwards,
+    or the page again with the reason (4xx, HTML); 403 without a valid CSRF token."""
+    return Op("POST", path, summary, "Pages", {303: NO_CONTENT, 403: HTML, **(answers or {})}, forwarded=False)
+
+
+SESSION_NOTE = "Needs the session cookies set by `POST /login`; without them, 303 to `/login`."
+SITE = [query("site", {"type": "string"}, "The site's slug (default: the gateway's default site).")]
+
+PAGES = [
+    page("/login", "The login page", query=SITE),
+    form("/login", "Log in: sets the session cookies (HttpOnly), then 303 to the site's post-login page",
+         {400: HTML, 401: HTML, 429: HTML}),
+    form("/logout", "Log out: the session is revoked and its cookies cleared"),
+    page("/password/forgot", "The forgot-password form", query=SITE),
+    form("/password/forgot", "Email a reset link (the page says so whether or not the email is known)", {200: HTML}),
+    form("/password/set", "Set the password with the link's token", {200: HTML, 400: HTML, 422: HTML}),
+    page("/checkout/{product_id}", "The order form: a new customer buys a product (the card goes to the processor)",
+         query=SITE),
+    form("/checkout/{product_id}", "Place the order (first charge now); a decline shows why", {200: HTML, 402: HTML}),
+    page("/center", "The Customer Center: every section", description=SESSION_NOTE),
+    *(page(f"/center/{section}", f"The Customer Center's {title} alone (embeddable)", description=SESSION_NOTE)
+      for section, title in (("invoices", "unpaid invoices"), ("payments", "payment history"),
+                             ("orders", "subscriptions and payment plans"), ("cards", "cards"),
+                             ("account", "account"))),
+    page("/center/receipts/{id}", "A printable receipt", description=SESSION_NOTE),
+    form("/center/invoices/{id}/pay", "Pay an unpaid invoice now with a chosen card"),
+    form("/center/orders/{id}/cancel", "Cancel a subscription, with a reason, at period end or now"),
+    form("/center/cards", "Add a card (its token, from the processor)"),
+    form("/center/cards/{id}/use-for-all", "This card pays every open subscription and payment plan"),
+    form("/center/cards/{id}/remove", "Remove a card no open order uses"),
+    form("/center/account/username", "Change the username (the current password confirms it)"),
+    form("/center/account/password", "Change the password (other sessions end)"),
+]
+
+OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *GATEWAY, *PAGES]
