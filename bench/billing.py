@@ -16,6 +16,7 @@ import aiohttp
 import asyncpg
 
 from bench.harness import AMQP_URL, BenchSystem
+from services.billing.seed import seed_due_subscriptions
 from services.membership.seed import DEMO_SITE_ID, demo_id
 from services.system import ROOT
 
@@ -112,34 +113,8 @@ async def baseline(pool_url: str, n: int) -> float:
 
 
 async def seed_due_orders(pool: asyncpg.Pool, token: str, n: int, due_at: datetime) -> None:
-    """n contacts, each with a card and a due monthly subscription (as tests/e2e/billing does)."""
-    tag = uuid.uuid4().hex[:8]
-    chunk = 100_000
-    for start in range(0, n, chunk):
-        size = min(chunk, n - start)
-        contacts = [uuid.uuid4() for _ in range(size)]
-        cards = [uuid.uuid4() for _ in range(size)]
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.copy_records_to_table(
-                "contacts", schema_name="billing", columns=["id", "site_id", "email"],
-                records=[(c, DEMO_SITE_ID, f"bulk-{tag}-{start + i}@example.org") for i, c in enumerate(contacts)],
-            )
-            await conn.copy_records_to_table(
-                "cards", schema_name="billing",
-                columns=["id", "site_id", "contact_id", "token", "brand", "last4", "exp_month", "exp_year", "is_default"],
-                records=[(k, DEMO_SITE_ID, c, token, "visa", "4242", 12, 2099, True) for k, c in zip(cards, contacts)],
-            )
-            await conn.copy_records_to_table(
-                "orders", schema_name="billing",
-                columns=["id", "site_id", "contact_id", "product_id", "product_name", "kind", "amount", "currency",
-                         "interval", "interval_count", "status", "card_id", "anchor_at", "anchor_index",
-                         "periods_billed", "next_billing_at", "created_at"],
-                records=[
-                    (uuid.uuid4(), DEMO_SITE_ID, c, MONTHLY, "Gold monthly", "subscription", 1900, "USD", "month", 1,
-                     "active", k, due_at, 1, 1, due_at, due_at - timedelta(days=31))
-                    for c, k in zip(contacts, cards)
-                ],
-            )
+    """n contacts, each with a card and a due monthly subscription, then fresh planner statistics."""
+    await seed_due_subscriptions(pool, token=token, count=n, due_at=due_at)
     async with pool.acquire() as conn:
         for table in ("billing.contacts", "billing.cards", "billing.orders"):
             await conn.execute(f"ANALYZE {table}")

@@ -17,6 +17,7 @@ import aio_pika
 import aiohttp
 import asyncpg
 
+from services.billing.seed import seed_due_subscriptions
 from services.membership.seed import DEMO_SITE_ID, demo_id
 from services.system import ROOT
 from tests.chaos.harness import ADMIN_KEY, ChaosSystem, DropProxy, Outcome
@@ -167,35 +168,6 @@ async def broker_restart(cs: ChaosSystem, smtp, *, signups_count: int, restarts:
 # --- billing ------------------------------------------------------------------------------------------
 
 
-async def seed_due_orders(db: asyncpg.Pool, token: str, count: int, due_at: datetime) -> list[uuid.UUID]:
-    tag = uuid.uuid4().hex[:8]
-    contacts = [uuid.uuid4() for _ in range(count)]
-    cards = [uuid.uuid4() for _ in range(count)]
-    orders = [uuid.uuid4() for _ in range(count)]
-    async with db.acquire() as conn, conn.transaction():
-        await conn.copy_records_to_table(
-            "contacts", schema_name="billing", columns=["id", "site_id", "email"],
-            records=[(c, DEMO_SITE_ID, f"due-{tag}-{i}@example.org") for i, c in enumerate(contacts)],
-        )
-        await conn.copy_records_to_table(
-            "cards", schema_name="billing",
-            columns=["id", "site_id", "contact_id", "token", "brand", "last4", "exp_month", "exp_year", "is_default"],
-            records=[(k, DEMO_SITE_ID, c, token, "visa", "4242", 12, 2099, True) for k, c in zip(cards, contacts)],
-        )
-        await conn.copy_records_to_table(
-            "orders", schema_name="billing",
-            columns=["id", "site_id", "contact_id", "product_id", "product_name", "kind", "amount", "currency",
-                     "interval", "interval_count", "status", "card_id", "anchor_at", "anchor_index",
-                     "periods_billed", "next_billing_at", "created_at"],
-            records=[
-                (o, DEMO_SITE_ID, c, MONTHLY, "Gold monthly", "subscription", 1900, "USD", "month", 1, "active", k,
-                 due_at, 1, 1, due_at, due_at - timedelta(days=31))
-                for o, c, k in zip(orders, contacts, cards)
-            ],
-        )
-    return orders
-
-
 async def new_token(cs: ChaosSystem) -> str:
     async with aiohttp.ClientSession() as s, s.post(
         cs.url("sandbox") + "/sandbox/v1/tokens",
@@ -240,7 +212,7 @@ async def billing_under_crashes(cs: ChaosSystem, db: asyncpg.Pool, *, orders_cou
     ``drop`` of the answers after the processor acted."""
     token = await new_token(cs)
     now = datetime.now(timezone.utc)
-    orders = await seed_due_orders(db, token, orders_count, now - timedelta(hours=1))
+    orders = await seed_due_subscriptions(db, token=token, count=orders_count, due_at=now - timedelta(hours=1))
     proxy = DropProxy(cs.system.processes["sandbox"].port, drop=drop, seed=7)
     await proxy.start()
     env = {**cs.system.service_env(), "CC_SANDBOX_URL": proxy.url}
@@ -291,7 +263,7 @@ async def database_restart(cs: ChaosSystem, db_url: str, *, orders_count: int, b
     try:
         token = await new_token(cs)
         now = datetime.now(timezone.utc)
-        orders = await seed_due_orders(db, token, orders_count, now - timedelta(hours=1))
+        orders = await seed_due_subscriptions(db, token=token, count=orders_count, due_at=now - timedelta(hours=1))
     finally:
         await db.close()
     pid = cs.system.processes["billing"].popen.pid

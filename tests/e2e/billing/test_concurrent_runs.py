@@ -9,9 +9,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from services.billing.domain import add_months
+from services.billing.seed import seed_due_subscriptions
 from services.membership.seed import DEMO_SITE_ID
 from services.system import ROOT
-from tests.e2e.billing.conftest import MONTHLY, tokenise
+from tests.e2e.billing.conftest import tokenise
 
 ORDERS = 5000
 
@@ -20,32 +21,7 @@ async def test_two_runs_at_once_charge_each_of_5000_due_orders_exactly_once(syst
     token = (await tokenise(gateway))["token"]
     now = datetime.now(timezone.utc)
     due_at = now - timedelta(hours=1)
-    tag = uuid.uuid4().hex[:8]
-    contacts = [uuid.uuid4() for _ in range(ORDERS)]
-    cards = [uuid.uuid4() for _ in range(ORDERS)]
-    orders = [uuid.uuid4() for _ in range(ORDERS)]
-    product = uuid.UUID(MONTHLY)
-    async with db.acquire() as conn, conn.transaction():
-        await conn.copy_records_to_table(
-            "contacts", schema_name="billing", columns=["id", "site_id", "email"],
-            records=[(c, DEMO_SITE_ID, f"bulk-{tag}-{i}@example.org") for i, c in enumerate(contacts)],
-        )
-        await conn.copy_records_to_table(
-            "cards", schema_name="billing",
-            columns=["id", "site_id", "contact_id", "token", "brand", "last4", "exp_month", "exp_year", "is_default"],
-            records=[(k, DEMO_SITE_ID, c, token, "visa", "4242", 12, 2099, True) for k, c in zip(cards, contacts)],
-        )
-        await conn.copy_records_to_table(
-            "orders", schema_name="billing",
-            columns=["id", "site_id", "contact_id", "product_id", "product_name", "kind", "amount", "currency",
-                     "interval", "interval_count", "status", "card_id", "anchor_at", "anchor_index",
-                     "periods_billed", "next_billing_at", "created_at"],
-            records=[
-                (o, DEMO_SITE_ID, c, product, "Gold monthly", "subscription", 1900, "USD", "month", 1, "active", k,
-                 due_at, 1, 1, due_at, due_at - timedelta(days=31))
-                for o, c, k in zip(orders, contacts, cards)
-            ],
-        )
+    orders = await seed_due_subscriptions(db, token=token, count=ORDERS, due_at=due_at)
 
     env = system.service_env()
     args = [sys.executable, "-m", "services.cli", "billing-run", "--direct", "--as-of", now.isoformat(), "--site-id", str(DEMO_SITE_ID)]
