@@ -188,8 +188,18 @@ async def db(database_url):
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def amqp():
+    """A broker connection of the test's own: a channel one test leaves in trouble (the broker closes
+    the whole connection for some channel errors) cannot take later tests down with it."""
     connection = await aio_pika.connect(AMQP_URL)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def amqp_session():
+    """A broker connection for session-long fixtures (a listener kept for the whole run)."""
+    connection = await aio_pika.connect_robust(AMQP_URL)
     yield connection
     await connection.close()

@@ -41,9 +41,9 @@ class BillingEvents:
 
 
 @pytest.fixture(scope="session", autouse=True)
-async def billing_events(system, amqp, bus_prefix):
+async def billing_events(system, amqp_session, bus_prefix):
     """Every billing.* event of this run (and, until notify binds them, what makes them routable)."""
-    channel = await amqp.channel()
+    channel = await amqp_session.channel()
     exchange = await channel.declare_exchange(f"{bus_prefix}cc.events", aio_pika.ExchangeType.TOPIC, durable=True)
     queue = await channel.declare_queue(exclusive=True)
     await queue.bind(exchange, routing_key="billing.#")

@@ -80,11 +80,11 @@ async def known_contact(amqp, bus_prefix, db, site: dict, *, start_sequences: li
 
 
 @pytest.fixture(scope="session")
-async def school(system, amqp, bus_prefix, db):
+async def school(system, amqp_session, bus_prefix, db):
     """A site notify learned the name of from an event (no admin key: for emails only)."""
     site = {"id": uuid.uuid4(), "slug": "school-" + uuid.uuid4().hex[:6], "name": "Notify Test School"}
-    first = await known_contact(amqp, bus_prefix, db, site)
-    await publish(amqp, bus_prefix, credentials_issued(first, site), producer="auth")
+    first = await known_contact(amqp_session, bus_prefix, db, site)
+    await publish(amqp_session, bus_prefix, credentials_issued(first, site), producer="auth")
     await eventually(
         lambda: db.fetchval("SELECT name = $2 FROM notify.sites WHERE id = $1", site["id"], site["name"]),
         message="notify to learn the site's name",
