@@ -2,10 +2,10 @@
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 from services.auth import repository as repo
-from services.auth.domain import hash_token, new_token, username_candidates
+from services.auth.domain import username_candidates
+from services.auth.links import issue_password_link
 from shared.db import UnitOfWork
 from shared.events.auth import CredentialsIssued
 from shared.events.membership import Granted
@@ -43,15 +43,9 @@ def make_handlers(settings):
                 break
         else:
             raise RuntimeError("no free username")
-        token = new_token()
         expires_at = datetime.now(timezone.utc) + timedelta(hours=settings.set_password_ttl_hours)
-        await repo.insert_password_token(
-            conn,
-            token_id=uuid.uuid4(),
-            login_id=login_id,
-            token_hash=hash_token(token),
-            purpose="set_password",
-            expires_at=expires_at,
+        set_password_url = await issue_password_link(
+            conn, settings, login_id=login_id, purpose="set_password", expires_at=expires_at
         )
         await uow.publish(
             CredentialsIssued(
@@ -65,7 +59,7 @@ def make_handlers(settings):
                 email=event.email,
                 first_name=event.first_name,
                 username=username,
-                set_password_url=f"{settings.public_url.rstrip('/')}/password/set?{urlencode({'token': token})}",
+                set_password_url=set_password_url,
                 expires_at=expires_at,
             )
         )

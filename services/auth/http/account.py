@@ -1,8 +1,6 @@
 """The contact's own login: setting a password from a link, forgetting it, changing it or the username."""
 
-import uuid
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -13,11 +11,11 @@ from services.auth.domain import (
     account_key,
     check_password_policy,
     hash_token,
-    new_token,
     normalize_username,
     token_usable,
 )
 from services.auth.http.common import answers_throttled, check_current_password, settings_of
+from services.auth.links import issue_password_link
 from services.auth.schemas import (
     Accepted,
     ChangePasswordRequest,
@@ -43,10 +41,6 @@ routes = web.RouteTableDef()
 
 def _uow(request: web.Request):
     return unit_of_work(request.app[POOL], producer=settings_of(request).service, correlation_id=request["correlation_id"])
-
-
-def link(settings, path: str, token: str) -> str:
-    return f"{settings.public_url.rstrip('/')}{path}?{urlencode({'token': token})}"
 
 
 @routes.post("/api/password/set")
@@ -99,16 +93,10 @@ async def forgot_password(request: web.Request) -> web.Response:
         elif await repo.count_tokens_since(uow.conn, login["id"], "reset", now - timedelta(hours=1)) >= settings.resets_per_hour:
             log.warning("password.reset_throttled", login_id=str(login["id"]))
         else:
-            token = new_token()
             expires_at = now + timedelta(minutes=settings.reset_ttl_minutes)
             await repo.revoke_open_tokens(uow.conn, login["id"], now, purpose="reset")
-            await repo.insert_password_token(
-                uow.conn,
-                token_id=uuid.uuid4(),
-                login_id=login["id"],
-                token_hash=hash_token(token),
-                purpose="reset",
-                expires_at=expires_at,
+            reset_url = await issue_password_link(
+                uow.conn, settings, login_id=login["id"], purpose="reset", expires_at=expires_at
             )
             await uow.publish(
                 PasswordResetRequested(
@@ -119,7 +107,7 @@ async def forgot_password(request: web.Request) -> web.Response:
                     email=login["email"],
                     first_name=login["first_name"],
                     username=login["username"],
-                    reset_url=link(settings, "/password/set", token),
+                    reset_url=reset_url,
                     expires_at=expires_at,
                 )
             )

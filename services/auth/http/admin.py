@@ -1,13 +1,11 @@
 """Admin API routes served by auth (the gateway checked the admin key)."""
 
-import uuid
 from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 
 from services.auth import repository as repo
-from services.auth.domain import hash_token, new_token
-from services.auth.http.account import link
+from services.auth.links import issue_password_link
 from services.auth.http.common import path_uuid, settings_of
 from services.auth.schemas import CredentialsResent
 from shared.app import POOL
@@ -36,15 +34,9 @@ async def resend_credentials(request: web.Request) -> web.Response:
         if login is None or site is None:
             raise NotFound("This contact has no login on the site.")
         await repo.revoke_open_tokens(uow.conn, login["id"], now)
-        token = new_token()
         expires_at = now + timedelta(hours=settings.set_password_ttl_hours)
-        await repo.insert_password_token(
-            uow.conn,
-            token_id=uuid.uuid4(),
-            login_id=login["id"],
-            token_hash=hash_token(token),
-            purpose="set_password",
-            expires_at=expires_at,
+        set_password_url = await issue_password_link(
+            uow.conn, settings, login_id=login["id"], purpose="set_password", expires_at=expires_at
         )
         await uow.publish(
             CredentialsIssued(
@@ -58,7 +50,7 @@ async def resend_credentials(request: web.Request) -> web.Response:
                 email=login["email"],
                 first_name=login["first_name"],
                 username=login["username"],
-                set_password_url=link(settings, "/password/set", token),
+                set_password_url=set_password_url,
                 expires_at=expires_at,
                 resent=True,
             )
