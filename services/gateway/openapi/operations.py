@@ -195,6 +195,16 @@ NOTIFY = [
           "Webhooks", {202: m.Pending}),
 ]
 
+AUDIT = [
+    admin("GET", "/admin/api/audit", "Who did what, when, before and after: every service's entries, newest first",
+          "Audit", {200: m.AuditPage, 422: E},
+          query=[query("contact_id", {"type": "string", "format": "uuid"}, "Only the entries about this contact."),
+                 query("before", {"type": "string", "format": "date-time"}, "Entries older than this (`next_before`)."),
+                 query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})],
+          description="Every admin action (API key or console) writes its entry in the same transaction as its "
+                      "effect. 503 naming a service that cannot answer."),
+]
+
 GATEWAY = [
     Op("GET", "/openapi.json", "This document", "Gateway", {200: {"type": "object"}}, forwarded=False),
     Op("GET", "/healthz", "The gateway is up", "Gateway", {200: m.Health}, forwarded=False),
@@ -252,4 +262,4 @@ PAGES = [
     form("/center/account/password", "Change the password (other sessions end)"),
 ]
 
-OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *GATEWAY, *PAGES]
+OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *AUDIT, *GATEWAY, *PAGES]
