@@ -9,14 +9,16 @@ as a contact's (it is not a JWT, and no customer route reads this cookie).
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from uuid import UUID
 
 from aiohttp import web
 
-from services.gateway.pages import add_filter, render
+from services.gateway.pages import add_filter, language, render
 from services.gateway.upstream import call
-from services.gateway.web.common import Answer, ask, see_other
+from services.gateway.web.common import Answer, ask, error_text, see_other
+from services.gateway.web.i18n import Translator
 from services.gateway.web.session import _secure
 from services.gateway.web.sites import site as site_of
 from shared.errors import Forbidden, ServiceError, ServiceUnavailable
@@ -154,6 +156,20 @@ def refusal(answer: Answer) -> dict[str, str]:
     if isinstance(fields, dict) and fields:
         query["fields"] = ",".join(sorted(fields))[:200]
     return query
+
+
+def flash(request: web.Request, query=None) -> dict:
+    """What the page says after a form (``?done=`` / ``?error=`` and ``fields=``), from the catalogue."""
+    query = request.query if query is None else query
+    t = Translator(language(request, None))
+    done, code = query.get("done"), query.get("error")
+    error = None
+    if code:
+        error = error_text(request, None, code)
+        names = [n for n in re.split(r"[^\w.-]+", query.get("fields", "")) if n][:10]
+        if names:
+            error += " " + t("admin.fields", names=", ".join(names))
+    return {"done": done if done and t.has(f"done.{done}") else None, "error": error}
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
