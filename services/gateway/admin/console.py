@@ -19,7 +19,7 @@ from services.gateway.pages import add_filter, language, render
 from services.gateway.upstream import call
 from services.gateway.web.common import Answer, ask, error_text, see_other
 from services.gateway.web.i18n import Translator
-from services.gateway.web.session import _secure
+from services.gateway.web.session import cookies_secure
 from services.gateway.web.sites import site as site_of
 from shared.errors import Forbidden, ServiceError, ServiceUnavailable
 from shared.identity import Actor, AdminSite
@@ -50,7 +50,6 @@ NAV = (
     ("dead_letters", "/admin/dead-letters", False),
     ("audit", "/admin/audit", False),
 )
-ROLES = ("owner", "support")
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ def flash(request: web.Request, query=None) -> dict:
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
-    response.set_cookie(COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=_secure(request))
+    response.set_cookie(COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=cookies_secure(request))
 
 
 def clear_cookie(response: web.StreamResponse) -> None:

@@ -34,7 +34,7 @@ def _offset(request: web.Request) -> int:
     return min(int(raw), 10_000_000) if raw.isdigit() else 0
 
 
-async def _needed(answer: Answer, what: str = "contact") -> dict:
+def _needed(answer: Answer, what: str = "contact") -> dict:
     """A read the page cannot do without: its 404 is the page's 404, a service down a 503 page."""
     if answer.status == 404:
         raise NotFound(f"No such {what}.")
@@ -65,7 +65,7 @@ async def contacts(request: web.Request, staff: Staff) -> web.Response:
     q = request.query.get("q", "").strip()[:200]
     offset = _offset(request)
     query = urlencode({k: v for k, v in (("q", q), ("limit", PAGE_SIZE), ("offset", offset)) if v != ""})
-    found = await _needed(await ask_as(request, staff, "membership", "GET", f"/admin/api/contacts?{query}"))
+    found = _needed(await ask_as(request, staff, "membership", "GET", f"/admin/api/contacts?{query}"))
 
     def page_link(at: int) -> str:
         return "/admin/contacts?" + urlencode({**({"q": q} if q else {}), "offset": at})
@@ -83,7 +83,7 @@ async def contacts(request: web.Request, staff: Staff) -> web.Response:
 
 
 async def _contact(request: web.Request, staff: Staff, contact_id: str) -> dict:
-    return await _needed(await ask_as(request, staff, "membership", "GET", f"/admin/api/contacts/{contact_id}"))
+    return _needed(await ask_as(request, staff, "membership", "GET", f"/admin/api/contacts/{contact_id}"))
 
 
 @routes.get("/admin/contacts/{id}")
@@ -168,7 +168,7 @@ async def revoke(request: web.Request, staff: Staff) -> web.Response:
 
 
 async def _purchases(request: web.Request, staff: Staff, contact_id: str) -> dict:
-    return await _needed(await ask_as(request, staff, "billing", "GET", f"/admin/api/contacts/{contact_id}/purchases"))
+    return _needed(await ask_as(request, staff, "billing", "GET", f"/admin/api/contacts/{contact_id}/purchases"))
 
 
 @routes.get("/admin/contacts/{id}/purchases")
@@ -290,7 +290,7 @@ async def access(request: web.Request, staff: Staff) -> web.Response:
         answer = await ask_as(request, staff, "membership", "GET", f"/admin/api/contacts/{contact_id}/access")
     return await render_console(
         request, "contact_access.html", staff=staff, section="contacts", title_key="admin.access.title",
-        title_values={"name": _name(contact)}, contact=contact, tab="access", access=await _needed(answer),
+        title_values={"name": _name(contact)}, contact=contact, tab="access", access=_needed(answer),
         asked=page, **shown,
     )
 

@@ -126,3 +126,11 @@ async def test_the_audit_api_needs_an_admin_key_and_a_valid_query(gateway):
     async with gateway.get("/admin/api/audit?limit=5", headers={"X-Api-Key": ADMIN_KEY}) as r:
         assert r.status == 200, await r.text()
         assert set(await r.json()) == {"entries", "next_before"}
+
+
+async def test_support_staff_are_not_offered_the_owners_sections(owner_console, support_console):
+    owner_nav = await (await owner_console.get("/admin/audit")).text()
+    support_nav = await (await support_console.get("/admin/audit")).text()
+    for owners_only in ('href="/admin/settings"', 'href="/admin/products"', 'href="/admin/api-keys"'):
+        assert owners_only in owner_nav and owners_only not in support_nav
+    assert 'href="/admin/contacts"' in support_nav and "(support)" in support_nav
