@@ -4,6 +4,7 @@ cookie of the console's own, CSRF on every form, and no crossing with contacts' 
 import re
 import uuid
 
+from services.ops.staff import create_staff
 from tests.conftest import ADMIN_KEY, StaffAccount, _staff, console_login
 from tests.e2e.helpers import sign_up_and_log_in
 
@@ -134,3 +135,16 @@ async def test_support_staff_are_not_offered_the_owners_sections(owner_console, 
     for owners_only in ('href="/admin/settings"', 'href="/admin/products"', 'href="/admin/api-keys"'):
         assert owners_only in owner_nav and owners_only not in support_nav
     assert 'href="/admin/contacts"' in support_nav and "(support)" in support_nav
+
+
+async def test_a_new_password_from_the_cli_ends_the_sessions_opened_with_the_old_one(console_client, database_url):
+    account = await _staff(database_url, "support")
+    await console_login(console_client, account)
+    async with console_client.get("/admin/audit", allow_redirects=False) as r:
+        assert r.status == 200
+    renewed = StaffAccount(email=account.email, password="a brand new passphrase", role="support")
+    await create_staff(database_url, site_slug="demo", email=account.email, role="support", password=renewed.password)
+    async with console_client.get("/admin/audit", allow_redirects=False) as r:
+        assert r.status == 303  # the session opened with the old password is over
+    await console_login(console_client, account, expect=401)
+    await console_login(console_client, renewed)
