@@ -148,3 +148,9 @@ async def test_a_new_password_from_the_cli_ends_the_sessions_opened_with_the_old
         assert r.status == 303  # the session opened with the old password is over
     await console_login(console_client, account, expect=401)
     await console_login(console_client, renewed)
+
+
+async def test_an_unknown_site_is_a_page_that_says_so(console_client):
+    async with console_client.get("/admin/login?site=no-such-site") as r:
+        html = await r.text()
+        assert r.status == 404 and "No site by that name." in html and "<nav class=\"console-nav\"" not in html
