@@ -87,6 +87,13 @@ async def post_registration(session: aiohttp.ClientSession, email: str) -> None:
             raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
 
 
+async def commits(bs: BenchSystem) -> int:
+    """Transactions committed in the system's own database so far (every service, all schemas)."""
+    await asyncio.sleep(1.2)  # backends report their counts to the statistics at most every second
+    async with bs.pool.acquire() as conn:
+        return await conn.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+
+
 def cpu_now(bs: BenchSystem) -> dict[str, float]:
     """CPU seconds used so far by each service process and by this harness (load generator + SMTP sink)."""
     return {**{name: cpu_seconds(bs.pid(name)) or 0.0 for name in SERVICES}, "harness": cpu_seconds(os.getpid()) or 0.0}
@@ -120,6 +127,7 @@ async def run(quick: bool, full: bool) -> dict:
 
             rss_before = {name: rss_kib(bs.pid(name)) or 0 for name in SERVICES}
             spies = profile(bs, ("gateway", "membership", "auth", "notify"), 2, "pipeline")
+            commits_before = await commits(bs)
             cpu_before = cpu_now(bs)
             started = time.monotonic()
             futures = await asyncio.gather(*(one(e) for e in emails))
@@ -127,6 +135,7 @@ async def run(quick: bool, full: bool) -> dict:
             cpu_after = cpu_now(bs)
             for spy in spies:
                 spy.wait()
+            result["commits_per_registration"] = round((await commits(bs) - commits_before) / sustained_n, 1)
             elapsed = max(accepted_at) - started
             result["sustained"] = {"registrations": sustained_n, "seconds": elapsed, "per_second": sustained_n / elapsed}
             # Where the CPU went: milliseconds of CPU per registration in each process during the burst
