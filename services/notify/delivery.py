@@ -128,6 +128,9 @@ class Delivery(ListeningWorker):
         await self.smtp.close()
 
     async def work_once(self) -> bool:
+        # One first: a wake-up for one email (the usual case) claims once, not ``at_once`` times.
+        if not await self._deliver_one():
+            return False
         # Each send holds a connection of the pool: leave room for the consumer and the relay.
         at_once = max(1, min(self.settings.delivery_concurrency, self.settings.db_pool_max // 2))
         sent = await asyncio.gather(*(self._deliver_one() for _ in range(at_once)))
