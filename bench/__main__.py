@@ -44,7 +44,8 @@ def rows(results: dict) -> list[tuple]:
         compact = lambda d: " ".join(f"{k[:4]} {v:g}" for k, v in d.items())  # noqa: E731
         row("welcome pipeline", "peak RSS MiB (VmHWM) per process", compact(p["peak_rss_mib"]), None, "-", True)
         if "commits_per_registration" in p:
-            row("welcome pipeline", "database commits per registration", p["commits_per_registration"], None, "-", True)
+            row("welcome pipeline", "database commits per registration (incl. polling)", p["commits_per_registration"], None, "-", True)
+            row("welcome pipeline", "database rows written per registration", p.get("rows_written_per_registration"), None, "-", True)
         if "cpu_ms_per_registration" in p:
             row("welcome pipeline", "CPU ms per registration per process", compact(p["cpu_ms_per_registration"]), None, "-", True)
     if b := results.get("billing"):
