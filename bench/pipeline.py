@@ -3,13 +3,12 @@ SMTP. Baseline: a bare aio-pika chain of 4 hops (persistent messages, publisher 
 quorum queues like the services'), no database."""
 
 import asyncio
+import os
 import time
 import uuid
 
 import aio_pika
 import aiohttp
-
-import os
 
 from bench.harness import AMQP_URL, BenchSystem, cpu_seconds, latency_ms, peak_rss_kib, profile, rss_kib
 
@@ -130,8 +129,8 @@ async def run(quick: bool, full: bool) -> dict:
                 return accepted
 
             rss_before = {name: rss_kib(bs.pid(name)) or 0 for name in SERVICES}
-            spies = profile(bs, ("gateway", "membership", "auth", "notify"), 2, "pipeline")
             db_before = await db_work(bs)
+            spies = profile(bs, ("gateway", "membership", "auth", "notify"), 2, "pipeline")
             cpu_before = cpu_now(bs)
             started = time.monotonic()
             futures = await asyncio.gather(*(one(e) for e in emails))
