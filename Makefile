@@ -15,6 +15,7 @@ test: venv infra browser
 
 # Benchmarks (not tests): one table, each figure beside a baseline measured in the same run, and
 # bench/results/<time>-<mode>.json. QUICK=1: under a minute; FULL=1: 1,000,000 subscriptions billed.
+# BENCH_ARGS="--soak 600": the memory soak (registrations for 600 s, every process's RSS sampled).
 bench: venv infra
 	$(PY) -m bench $(if $(QUICK),--quick) $(if $(FULL),--full) $(BENCH_ARGS)
 

@@ -1,6 +1,7 @@
-"""``python -m bench [--quick | --full] [--only NAME ...] [--billing-size N]``: runs the benchmarks,
-prints one table (each figure beside its baseline measured in the same run) and writes
-``bench/results/<timestamp>.json``."""
+"""``python -m bench [--quick | --full] [--only NAME ...] [--billing-size N] [--soak SECONDS]``: runs the
+benchmarks, prints one table (each figure beside its baseline measured in the same run) and writes
+``bench/results/<timestamp>.json``. ``--soak`` runs the memory soak instead (registrations for that
+long, each process's RSS sampled)."""
 
 import argparse
 import asyncio
@@ -40,6 +41,13 @@ def rows(results: dict) -> list[tuple]:
         row("welcome pipeline", "registrations/s -> email (vs 4-hop chain msg/s)", rate, base, ">= 40%", rate >= 0.4 * base)
         row("welcome pipeline", "single registration p50 ms", p["latency"]["p50_ms"], None, "<= 15 ms", p["latency"]["p50_ms"] <= 15)
         row("welcome pipeline", "single registration p99 ms", p["latency"]["p99_ms"], None, "<= 40 ms", p["latency"]["p99_ms"] <= 40)
+        compact = lambda d: " ".join(f"{k[:4]} {v:g}" for k, v in d.items())  # noqa: E731
+        row("welcome pipeline", "peak RSS MiB (VmHWM) per process", compact(p["peak_rss_mib"]), None, "-", True)
+        if "commits_per_registration" in p:
+            row("welcome pipeline", "database commits per registration (incl. polling)", p["commits_per_registration"], None, "-", True)
+            row("welcome pipeline", "database rows written per registration", p.get("rows_written_per_registration"), None, "-", True)
+        if "cpu_ms_per_registration" in p:
+            row("welcome pipeline", "CPU ms per registration per process", compact(p["cpu_ms_per_registration"]), None, "-", True)
     if b := results.get("billing"):
         rate, base = b["per_second"], b["baseline_per_second"]
         row("billing run", f"subscriptions/s, 2 workers, n={b['subscriptions']:,}", rate, base, ">= 60%", rate >= 0.6 * base)
@@ -59,6 +67,11 @@ def rows(results: dict) -> list[tuple]:
                 r["p99_ms"] <= 50 if target else True)
             if r["errors"]:
                 row("customer API", f"GET {path} non-2xx answers", r["errors"], None, "0", False)
+    if sk := results.get("soak"):
+        for name, g in sk["growth_mib"].items():
+            row("memory soak", f"{name} RSS MiB at the end (baseline: at the start; middle {g['middle']:,.1f})",
+                g["end"], g["start"], "2nd half < +5 MiB", g["second_half"] < 5)
+        row("memory soak", "registrations/s during the soak", sk["per_second"], None, "-", True)
     if lg := results.get("login"):
         row("login", "logins/s, 20 at once (vs argon2id hashes/s, 1 core)", lg["per_second"], lg["baseline_per_second"], "-", True)
         lag = lg["healthz_under_load"]["p99_ms"]
@@ -81,7 +94,9 @@ async def main(args) -> dict:
     results: dict = {}
     for name in args.only or NAMES:
         started = time.monotonic()
-        if name == "billing":
+        if name == "soak":
+            results[name] = await pipeline.soak(args.soak)
+        elif name == "billing":
             results[name] = await billing.run(args.quick, args.full, args.billing_size)
         else:
             results[name] = await {"pipeline": pipeline, "api": api, "login": login}[name].run(args.quick, args.full)
@@ -95,7 +110,11 @@ if __name__ == "__main__":
     parser.add_argument("--full", action="store_true", help="big numbers: 1,000,000 subscriptions in the billing run")
     parser.add_argument("--only", nargs="*", choices=NAMES)
     parser.add_argument("--billing-size", type=int, default=None, help="due subscriptions in the billing run")
+    parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
+                        help="memory soak: registrations for SECONDS, RSS of every process sampled (alone unless --only)")
     args = parser.parse_args()
+    if args.soak:
+        args.only = [*(args.only or []), "soak"]
     if os.environ.get("CC_UVLOOP", "true").lower() not in ("0", "false", "no", "off"):
         import uvloop
 
@@ -103,7 +122,7 @@ if __name__ == "__main__":
     started_at = datetime.now(timezone.utc)
     t0 = time.monotonic()
     results = asyncio.run(main(args))
-    mode = "quick" if args.quick else "full" if args.full else "default"
+    mode = "soak" if args.soak else "quick" if args.quick else "full" if args.full else "default"
     report = {"started_at": started_at.isoformat(), "mode": mode, "wall_seconds": round(time.monotonic() - t0, 1),
               "machine": machine(), "results": results, "table": [list(r) for r in rows(results)]}
     RESULTS.mkdir(exist_ok=True)

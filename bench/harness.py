@@ -57,6 +57,7 @@ class Sink:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self.keep_bodies = True  # the soak turns it off: its harness must not grow either
         self.accepted: dict[str, float] = {}
         self.bodies: dict[str, bytes] = {}
         self.waiters: dict[str, asyncio.Future] = {}
@@ -69,7 +70,8 @@ class Sink:
         for address in envelope.rcpt_tos:
             with self.lock:
                 self.accepted[address] = now
-                self.bodies[address] = envelope.content
+                if self.keep_bodies:
+                    self.bodies[address] = envelope.content
                 self.count += 1
                 waiter = self.waiters.pop(address, None)
             if waiter is not None:
@@ -84,6 +86,11 @@ class Sink:
             else:
                 self.waiters[address] = future
         return future
+
+    def forget(self, address: str) -> None:
+        with self.lock:
+            self.accepted.pop(address, None)
+            self.bodies.pop(address, None)
 
     def start(self) -> None:
         self.controller.start()
@@ -206,6 +213,15 @@ def rss_kib(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process (all its threads) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def logged_in_contacts(bs: BenchSystem, session, n: int, concurrency: int = 4) -> list[dict]:

@@ -3,13 +3,14 @@ SMTP. Baseline: a bare aio-pika chain of 4 hops (persistent messages, publisher 
 quorum queues like the services'), no database."""
 
 import asyncio
+import os
 import time
 import uuid
 
 import aio_pika
 import aiohttp
 
-from bench.harness import AMQP_URL, BenchSystem, latency_ms, peak_rss_kib, profile, rss_kib
+from bench.harness import AMQP_URL, BenchSystem, cpu_seconds, latency_ms, peak_rss_kib, profile, rss_kib
 
 SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")  # the gateway is ready when all are
 
@@ -71,12 +72,34 @@ async def register(session: aiohttp.ClientSession, sink, email: str) -> tuple[fl
     """(seconds until the gateway answered, seconds until the email was accepted)."""
     accepted = sink.expect(email)
     started = time.monotonic()
-    async with session.post("/api/register", json={"site": "demo", "email": email, "first_name": "Ann", "last_name": "Lee"}) as r:
-        if r.status != 201:
-            raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
+    await post_registration(session, email)
     answered = time.monotonic()
     at = await asyncio.wait_for(accepted, timeout=120)
     return answered - started, at - started
+
+
+async def post_registration(session: aiohttp.ClientSession, email: str) -> None:
+    async with session.post(
+        "/api/register", json={"site": "demo", "email": email, "first_name": "Ann", "last_name": "Lee"}
+    ) as r:
+        if r.status != 201:
+            raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
+
+
+async def db_work(bs: BenchSystem) -> tuple[int, int]:
+    """(transactions committed, rows written) in the system's own database so far: every service."""
+    await asyncio.sleep(1.2)  # backends report their counts to the statistics at most every second
+    async with bs.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS written"
+            " FROM pg_stat_database WHERE datname = current_database()"
+        )
+    return row["xact_commit"], row["written"]
+
+
+def cpu_now(bs: BenchSystem) -> dict[str, float]:
+    """CPU seconds used so far by each service process and by this harness (load generator + SMTP sink)."""
+    return {**{name: cpu_seconds(bs.pid(name)) or 0.0 for name in SERVICES}, "harness": cpu_seconds(os.getpid()) or 0.0}
 
 
 async def run(quick: bool, full: bool) -> dict:
@@ -102,22 +125,31 @@ async def run(quick: bool, full: bool) -> dict:
             async def one(email):
                 async with gate:
                     accepted = bs.sink.expect(email)
-                    async with session.post(
-                        "/api/register", json={"site": "demo", "email": email, "first_name": "Ann", "last_name": "Lee"}
-                    ) as r:
-                        if r.status != 201:
-                            raise RuntimeError(f"registration refused: {r.status} {await r.text()}")
+                    await post_registration(session, email)
                 return accepted
 
             rss_before = {name: rss_kib(bs.pid(name)) or 0 for name in SERVICES}
+            db_before = await db_work(bs)
             spies = profile(bs, ("gateway", "membership", "auth", "notify"), 2, "pipeline")
+            cpu_before = cpu_now(bs)
             started = time.monotonic()
             futures = await asyncio.gather(*(one(e) for e in emails))
             accepted_at = await asyncio.wait_for(asyncio.gather(*futures), timeout=600)
+            cpu_after = cpu_now(bs)
             for spy in spies:
                 spy.wait()
+            # Commits include the polling loops' (relays, delivery, webhooks: ~7 a second in all, empty);
+            # rows written (inserted + updated + deleted) are the registrations' own.
+            commits, written = (after - before for after, before in zip(await db_work(bs), db_before))
+            result["commits_per_registration"] = round(commits / sustained_n, 1)
+            result["rows_written_per_registration"] = round(written / sustained_n, 1)
             elapsed = max(accepted_at) - started
             result["sustained"] = {"registrations": sustained_n, "seconds": elapsed, "per_second": sustained_n / elapsed}
+            # Where the CPU went: milliseconds of CPU per registration in each process during the burst
+            # (PostgreSQL and RabbitMQ are shared with other users of the machine: not counted).
+            result["cpu_ms_per_registration"] = {
+                name: round((cpu_after[name] - cpu_before[name]) * 1000 / sustained_n, 2) for name in cpu_after
+            }
         # Peak resident memory of each process (VmHWM), and its RSS before and after the sustained
         # phase: what the burst added and kept.
         result["peak_rss_mib"] = {name: round((peak_rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES}
@@ -125,3 +157,60 @@ async def run(quick: bool, full: bool) -> dict:
         result["rss_mib_after_burst"] = {name: round((rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES}
         result["baseline_per_second"] = await bare_chain(bs.prefix, 1000 if quick else 5000)
     return result
+
+
+async def soak(seconds: float, concurrency: int = 4, every: float = 10.0) -> dict:
+    """Registrations, ``concurrency`` at a time, for ``seconds``; each process's RSS sampled every
+    ``every`` seconds. A service that grows without bound keeps growing in the second half; one that
+    is only warming up (allocator arenas, caches filling to their bound) levels off in the first."""
+    async with BenchSystem("soak", SERVICES) as bs:
+        bs.sink.keep_bodies = False
+        samples: list[dict] = []
+        done = 0
+        stop = time.monotonic() + seconds
+
+        def sample() -> None:
+            samples.append({"t": round(seconds - (stop - time.monotonic()), 1), "registrations": done,
+                            **{name: round((rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES},
+                            "harness": round((rss_kib(os.getpid()) or 0) / 1024, 1)})
+
+        async with aiohttp.ClientSession(base_url=bs.url("gateway")) as session:
+
+            async def client() -> None:
+                nonlocal done
+                while time.monotonic() < stop:
+                    email = f"soak-{uuid.uuid4().hex[:12]}@example.org"
+                    accepted = bs.sink.expect(email)
+                    await post_registration(session, email)
+                    await asyncio.wait_for(accepted, timeout=120)
+                    bs.sink.forget(email)
+                    done += 1
+
+            async def sampler() -> None:
+                while time.monotonic() < stop:
+                    sample()
+                    await asyncio.sleep(every)
+
+            await asyncio.gather(sampler(), *(client() for _ in range(concurrency)))
+            sample()
+        async with bs.pool.acquire() as conn:
+            rows = {
+                table: await conn.fetchval(f"SELECT count(*) FROM {table}")
+                for table in ("membership.inbox", "auth.inbox", "notify.inbox", "notify.messages",
+                              "membership.outbox", "auth.outbox", "notify.outbox")
+            }
+        peak = {name: round((peak_rss_kib(bs.pid(name)) or 0) / 1024, 1) for name in SERVICES}
+    return {"seconds": seconds, "registrations": done, "per_second": done / seconds, "samples": samples,
+            "growth_mib": growth(samples), "peak_rss_mib": peak, "rows_after": rows}
+
+
+def growth(samples: list[dict]) -> dict:
+    """Per process: RSS at the first sample, at the middle, at the end, and what each half added."""
+    if len(samples) < 3:
+        return {}
+    first, middle, last = samples[0], samples[len(samples) // 2], samples[-1]
+    return {
+        name: {"start": first[name], "middle": middle[name], "end": last[name],
+               "first_half": round(middle[name] - first[name], 1), "second_half": round(last[name] - middle[name], 1)}
+        for name in (*SERVICES, "harness")
+    }

@@ -1,10 +1,19 @@
 """The shared consumer: owns the transaction, the inbox check and the ack, so no handler repeats them.
 
 For each message: parse the envelope (a malformed one is a poison message: straight to the
-dead-letter queue), then for each handler of its type, in one transaction, claim (event id, handler)
-in the inbox, run the handler, commit. Ack after every handler committed. A handler that fails is
-retried by redelivery (nack with requeue, after a short backoff); the quorum queue's delivery limit
-bounds the retries and then dead-letters the message.
+dead-letter queue), then for each handler of its type claim (event id, handler) in the inbox, run
+the handler, commit. Ack after every handler committed. A handler that fails is retried by
+redelivery (nack with requeue, after a short backoff); the quorum queue's delivery limit bounds the
+retries and then dead-letters the message.
+
+Batches: deliveries that arrive while ``consumer_concurrency`` batches are already in progress wait
+and are then applied together, every handler of every message of the batch in **one** transaction
+(the inbox claims in one statement), and acked after it committed. On an idle system a batch is one
+message and nothing waits; under load one commit (and one pooled connection) serves many events.
+The claims and the effects still commit together, and the acks still follow the commit. When a batch
+fails, nothing of it committed: each of its messages is then processed alone, one transaction per
+handler, so a failing handler neither blocks the others of its message nor the rest of the batch; a
+redelivered message (it failed before) is always processed that way.
 
 A handler mapped to ``AllEvents`` is subscribed to every event on the bus (the queue binds ``#``) and
 receives the ``Envelope`` itself, of any type, even one this service has no class for (notify's
@@ -22,6 +31,7 @@ from pydantic import ValidationError
 from shared.bus import Bus
 from shared.db import UnitOfWork, unit_of_work
 from shared.events import Envelope, Event, UnknownEventType
+from shared.faults import crash_point
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 
@@ -53,6 +63,22 @@ async def claim_inbox(conn: asyncpg.Connection, event_id, handler: str) -> bool:
     return row is not None
 
 
+async def claim_inbox_many(conn: asyncpg.Connection, claims: list[tuple]) -> set[tuple]:
+    """Record many (event, handler) at once; → those not applied before (a pair twice: claimed once)."""
+    ordered = sorted(set(claims))  # one order for every replica: no deadlock between two batches
+    rows = await conn.fetch(
+        "INSERT INTO inbox (event_id, handler) SELECT * FROM unnest($1::uuid[], $2::text[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id, handler",
+        [c[0] for c in ordered],
+        [c[1] for c in ordered],
+    )
+    return {(r["event_id"], r["handler"]) for r in rows}
+
+
+def handler_name(handler: Handler) -> str:
+    return f"{handler.__module__}.{handler.__name__}"
+
+
 class Consumer:
     def __init__(self, settings, pool: asyncpg.Pool, bus: Bus, handlers: Handlers) -> None:
         self.settings = settings
@@ -68,6 +94,8 @@ class Consumer:
         self._queue = None
         self._tag: str | None = None
         self._inflight: set[asyncio.Task] = set()
+        self._waiting: list[AbstractIncomingMessage] = []
+        self._batches = 0
 
     async def start(self) -> None:
         await self.bus.channel.set_qos(prefetch_count=self.settings.prefetch)
@@ -85,16 +113,107 @@ class Consumer:
             await asyncio.wait(self._inflight, timeout=self.settings.shutdown_timeout)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        """Each delivery arrives in a task of its own. It joins the waiting list; when fewer than
+        ``consumer_concurrency`` batches are in progress, this task leads one: it takes what waits
+        (up to ``consumer_batch`` messages), applies it, and goes on until nothing waits."""
+        self._waiting.append(message)
+        if self._batches >= self.settings.consumer_concurrency:
+            return  # a batch in progress takes it next
         task = asyncio.current_task()
         self._inflight.add(task)
+        self._batches += 1
         try:
-            await self.process(message)
+            while self._waiting:
+                batch = self._waiting[: self.settings.consumer_batch]
+                del self._waiting[: len(batch)]
+                await self.process_batch(batch)
         finally:
+            self._batches -= 1
             self._inflight.discard(task)
 
+    async def process_batch(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Every handler of every message in one transaction, then ack them all; on failure each
+        message alone (``process``)."""
+        work: list[tuple[AbstractIncomingMessage, Envelope, list[tuple[Handler, Event | Envelope]]]] = []
+        alone: list[AbstractIncomingMessage] = []
+        for message in messages:
+            parsed = self._parse(message) if _deliveries(message) == 1 else None
+            if parsed is None:
+                alone.append(message)  # redelivered (it failed before) or poison: the careful path
+            else:
+                work.append((message, *parsed))
+        try:
+            if work:
+                await self._apply_together(work)
+        except asyncio.CancelledError:
+            for message in [m for m, _, _ in work] + alone:
+                with contextlib.suppress(Exception):
+                    await message.nack(requeue=True)
+            raise
+        except Exception as exc:
+            if len(work) == 1 and not alone and not isinstance(exc, PoisonMessage):
+                # One message: this attempt was its delivery; the redelivery takes the careful path.
+                await self._failed(work[0][0], exc)
+                return
+            log.warning("consumer.batch_failed", size=len(work), error=repr(exc))
+            alone = [m for m, _, _ in work] + alone
+        else:
+            for message, _, _ in work:
+                await message.ack()
+                _count(message, "processed")
+        for message in alone:
+            await self.process(message)
+
+    def _parse(self, message: AbstractIncomingMessage):
+        """(envelope, [(handler, what it receives)]) or None when the message does not parse."""
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+            typed = self.by_key.get(envelope.type, [])
+            calls = []
+            if typed or not self.every:
+                event = envelope.open()
+                calls += [(handler, event) for handler in typed]
+            calls += [(handler, envelope) for handler in self.every]
+            return envelope, calls
+        except (ValidationError, UnknownEventType, UnicodeDecodeError):
+            return None
+
+    async def _apply_together(self, work) -> None:
+        claims = [(envelope.id, handler_name(handler)) for _, envelope, calls in work for handler, _ in calls]
+        published = False
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                fresh = await claim_inbox_many(conn, claims)
+                for _, envelope, calls in work:
+                    clear_contextvars()
+                    bind_contextvars(
+                        correlation_id=envelope.correlation_id, event_id=str(envelope.id), event_type=envelope.type
+                    )
+                    for handler, event in calls:
+                        name = handler_name(handler)
+                        if (envelope.id, name) not in fresh:
+                            log.info("consumer.duplicate_ignored", handler=handler.__name__)
+                            continue
+                        fresh.discard((envelope.id, name))  # the same event twice in one batch: applied once
+                        uow = UnitOfWork(
+                            conn,
+                            producer=self.settings.service,
+                            correlation_id=envelope.correlation_id,
+                            causation_id=envelope.id,
+                        )
+                        await handler(event, uow)
+                        published = published or bool(uow.published)
+                        log.info("consumer.applied", handler=handler.__name__)
+                if published:
+                    crash_point("uow.before_commit")
+            if published:
+                crash_point("uow.after_commit")
+        finally:
+            clear_contextvars()
+
     async def process(self, message: AbstractIncomingMessage) -> None:
+        """One message alone: each handler in a transaction of its own."""
         clear_contextvars()
-        deliveries = int((message.headers or {}).get("x-delivery-count", 0) or 0) + 1
         try:
             envelope = Envelope.model_validate_json(message.body)
             bind_contextvars(
@@ -117,22 +236,29 @@ class Consumer:
                 await message.nack(requeue=True)
             raise
         except Exception as exc:
-            log.exception("consumer.handler_failed", routing_key=message.routing_key, delivery=deliveries)
-            # A short pause so a failing dependency is not hammered; the delivery limit ends the loop.
-            await asyncio.sleep(min(self.settings.redelivery_backoff_seconds * 2**deliveries, 5.0))
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
-            # The broker dead-letters a message whose failed deliveries exceed its delivery limit.
-            at_limit = deliveries > self.settings.delivery_limit
-            _count(message, "dead_lettered" if at_limit else "retried", dead_reason="delivery_limit" if at_limit else None)
+            await self._failed(message, exc)
             return
         finally:
             clear_contextvars()
         await message.ack()
         _count(message, "processed")
 
+    async def _failed(self, message: AbstractIncomingMessage, exc: Exception) -> None:
+        deliveries = _deliveries(message)
+        log.error(
+            "consumer.handler_failed", routing_key=message.routing_key, delivery=deliveries,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        # A short pause so a failing dependency is not hammered; the delivery limit ends the loop.
+        await asyncio.sleep(min(self.settings.redelivery_backoff_seconds * 2**deliveries, 5.0))
+        with contextlib.suppress(Exception):
+            await message.nack(requeue=True)
+        # The broker dead-letters a message whose failed deliveries exceed its delivery limit.
+        at_limit = deliveries > self.settings.delivery_limit
+        _count(message, "dead_lettered" if at_limit else "retried", dead_reason="delivery_limit" if at_limit else None)
+
     async def _apply(self, handler: Handler, envelope: Envelope, event: Event) -> None:
-        name = f"{handler.__module__}.{handler.__name__}"
+        name = handler_name(handler)
         async with unit_of_work(
             self.pool,
             producer=self.settings.service,
@@ -144,6 +270,11 @@ class Consumer:
                 return
             await handler(event, uow)
         log.info("consumer.applied", handler=handler.__name__)
+
+
+def _deliveries(message: AbstractIncomingMessage) -> int:
+    """This delivery's number: 1 the first time, 2 after one failed attempt..."""
+    return int((message.headers or {}).get("x-delivery-count", 0) or 0) + 1
 
 
 def _count(message: AbstractIncomingMessage, outcome: str, dead_reason: str | None = None) -> None:

@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     # A failed handler waits base * 2^delivery (at most 5 s) before its message is redelivered.
     redelivery_backoff_seconds: float = 0.2
     prefetch: int = 32
+    # The consumer applies what arrives while this many batches are in progress together: at most
+    # consumer_batch messages per transaction (shared/consumer.py).
+    consumer_concurrency: int = 4
+    consumer_batch: int = 50
     migrate_on_start: bool = True
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"

@@ -10,10 +10,16 @@ Delivery is at least once: a worker killed after the SMTP server accepted a mess
 transaction committed sends it again (nothing can ask an SMTP server what it accepted). One
 transaction per message keeps that window to the moments between the server's 250 and the commit of
 that one message (a batch held in one transaction re-sent the whole batch).
+
+SMTP sessions are kept open and reused (``SmtpSessions``): a message takes an idle session (checked
+with NOOP when it has been idle a while), or opens one; the session goes back only after the
+message's outcome committed, and only when the send succeeded (a failed session is closed). A
+reused session that turns out dead before the server accepted anything is replaced once, at once.
 """
 
 import asyncio
 import contextlib
+import time
 from email.utils import parseaddr
 
 import aiosmtplib
@@ -36,14 +42,95 @@ class TemporaryFailure(Exception):
     pass
 
 
+class Session:
+    """One SMTP connection and what the pool needs to know about it."""
+
+    def __init__(self, client: aiosmtplib.SMTP) -> None:
+        self.client = client
+        self.sent = 0
+        self.idle_since = time.monotonic()
+        self.reused = False
+
+
+class SmtpSessions:
+    """At most ``smtp_pool_size`` idle SMTP sessions kept open; more may be in use at once. A session
+    is closed after ``smtp_messages_per_session`` messages or ``smtp_idle_seconds`` idle."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self._idle: list[Session] = []
+
+    async def take(self) -> Session:
+        while self._idle:
+            session = self._idle.pop()
+            idle = time.monotonic() - session.idle_since
+            if not session.client.is_connected or idle > self.settings.smtp_idle_seconds:
+                await self._end(session)
+                continue
+            if idle > self.settings.smtp_noop_after_seconds:
+                try:
+                    await session.client.noop()
+                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+                    session.client.close()
+                    continue
+            session.reused = True
+            return session
+        return await self.open()
+
+    async def open(self) -> Session:
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_tls == "tls",
+            start_tls=True if s.smtp_tls == "starttls" else False,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            timeout=s.smtp_timeout,
+        )
+        await client.connect()
+        return Session(client)
+
+    async def give_back(self, session: Session) -> None:
+        session.sent += 1
+        if (
+            session.client.is_connected
+            and session.sent < self.settings.smtp_messages_per_session
+            and len(self._idle) < self.settings.smtp_pool_size
+        ):
+            session.idle_since = time.monotonic()
+            self._idle.append(session)
+        else:
+            await self._end(session)
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._end(self._idle.pop())
+
+    @staticmethod
+    async def _end(session: Session) -> None:
+        with contextlib.suppress(Exception):
+            if session.client.is_connected:
+                await session.client.quit()
+        session.client.close()
+
+
 class Delivery(ListeningWorker):
     name = "delivery"
 
     def __init__(self, settings, pool) -> None:
         super().__init__(settings, pool, "notify_outgoing", poll_seconds=1.0)
         self.sender = parseaddr(settings.mail_from)[1]
+        self.smtp = SmtpSessions(settings)
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.smtp.close()
 
     async def work_once(self) -> bool:
+        # One first: a wake-up for one email (the usual case) claims once, not ``at_once`` times.
+        if not await self._deliver_one():
+            return False
         # Each send holds a connection of the pool: leave room for the consumer and the relay.
         at_once = max(1, min(self.settings.delivery_concurrency, self.settings.db_pool_max // 2))
         sent = await asyncio.gather(*(self._deliver_one() for _ in range(at_once)))
@@ -51,8 +138,10 @@ class Delivery(ListeningWorker):
 
     async def _deliver_one(self) -> bool:
         """Claim one due message, send it, record the outcome, commit. False when none was due.
-        The SMTP session's QUIT waits until the outcome is committed: it is not in the window."""
-        client = None
+        The SMTP session goes back to the pool (or QUITs) only once the outcome is committed: it is
+        not in the window."""
+        session = None
+        committed = False
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 rows = await repo.claim_due(conn, 1)
@@ -60,16 +149,19 @@ class Delivery(ListeningWorker):
                     return False
                 row = rows[0]
                 try:
-                    client = await self.send(row["to_address"], row["mime"])
+                    session = await self.send(row["to_address"], row["mime"])
                     result = None
                 except Exception as exc:  # PermanentFailure, TemporaryFailure, or anything else: temporary
                     result = exc
                 await self._record(conn, row, result)
-                return True
+            committed = True
+            return True
         finally:
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.quit()
+            if session is not None:
+                if committed:
+                    await self.smtp.give_back(session)
+                else:
+                    session.client.close()
 
     async def _record(self, conn, row, result) -> None:
         message_id = str(row["id"])
@@ -104,33 +196,40 @@ class Delivery(ListeningWorker):
                 await repo.postpone(conn, row["id"], reason, delay)
                 log.info("email.retry_scheduled", message_id=message_id, attempt=attempts, delay_seconds=delay)
 
-    async def send(self, to: str, mime: bytes) -> aiosmtplib.SMTP:
-        """Send one message; → the SMTP session, still open (the caller QUITs it after recording)."""
-        s = self.settings
-        client = aiosmtplib.SMTP(
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            use_tls=s.smtp_tls == "tls",
-            start_tls=True if s.smtp_tls == "starttls" else False,
-            username=s.smtp_username,
-            password=s.smtp_password,
-            timeout=s.smtp_timeout,
-        )
+    async def send(self, to: str, mime: bytes) -> Session:
+        """Send one message; → its SMTP session, still open (given back after the outcome is recorded).
+
+        A reused session the server had dropped (or closes with 421) fails before the server accepted
+        anything: the message is sent at once on a new session."""
+        session = await self._session()
         try:
-            await client.connect()
-            await client.sendmail(self.sender, [to], mime)
-            return client
+            try:
+                await session.client.sendmail(self.sender, [to], mime)
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError, aiosmtplib.SMTPResponseException) as exc:
+                closing = getattr(exc, "code", 421) == 421  # 421: the server is closing this session
+                if not (session.reused and closing):
+                    raise
+                session.client.close()
+                session = await self._session(fresh=True)
+                await session.client.sendmail(self.sender, [to], mime)
+            return session
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            client.close()
+            session.client.close()
             codes = [r.code for r in exc.recipients]
             text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
             raise (PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure)(text) from None
         except aiosmtplib.SMTPResponseException as exc:
-            client.close()
+            session.client.close()
             raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(f"{exc.code} {exc.message}") from None
         except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
-            client.close()
+            session.client.close()
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
         except BaseException:
-            client.close()
+            session.client.close()
             raise
+
+    async def _session(self, fresh: bool = False) -> Session:
+        try:
+            return await (self.smtp.open() if fresh else self.smtp.take())
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None

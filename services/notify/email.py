@@ -1,9 +1,10 @@
 """Queueing an email: resolve the site's template and sender, render strictly, then either queue it
 for delivery or hold it with the reason (and say so on the bus, through the outbox)."""
 
+import binascii
 import uuid
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from uuid import UUID
 
 import asyncpg
@@ -34,17 +35,51 @@ def message_id_for(event_id: UUID, template: str) -> UUID:
 def build_mime(
     *, message_id: UUID, sender: str, to: str, subject: str, text: str, html: str, reply_to: str | None = None
 ) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = to
-    if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = f"<{message_id}@customer-center>"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg.as_bytes()
+    """The message as it goes over SMTP: multipart/alternative, both parts UTF-8 quoted-printable.
+
+    Written out directly (headers encoded per RFC 2047 when not ASCII, bodies by binascii's C
+    quoted-printable encoder): the stdlib's ``EmailMessage`` parses every header it is given back
+    through its header registry and cost ~5x as much, the largest item in notify's profile."""
+    boundary = f"=_cc_{uuid.uuid4().hex}"
+    lines = [
+        f"From: {_address(sender)}",
+        f"To: {_address(to)}",
+        *([f"Reply-To: {_address(reply_to)}"] if reply_to else []),
+        f"Subject: {_header(subject)}",
+        f"Date: {formatdate(usegmt=True)}",
+        f"Message-ID: <{message_id}@customer-center>",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+    ]
+    head = "\n".join(lines).encode("ascii")
+    return b"".join(
+        [head, *(_part(boundary, subtype, body) for subtype, body in (("plain", text), ("html", html))),
+         f"\n--{boundary}--\n".encode("ascii")]
+    )
+
+
+def _header(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("a header may not contain a line break")
+    if value.isascii() and len(value) <= 900:
+        return value
+    return Header(value, "utf-8", maxlinelen=76, header_name="Subject").encode()
+
+
+def _address(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("an address may not contain a line break")
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if address else _header(value)
+
+
+def _part(boundary: str, subtype: str, body: str) -> bytes:
+    encoded = binascii.b2a_qp(body.encode("utf-8"), istext=True)
+    return (
+        f'\n--{boundary}\nContent-Type: text/{subtype}; charset="utf-8"\n'
+        "Content-Transfer-Encoding: quoted-printable\n\n"
+    ).encode("ascii") + encoded
 
 
 async def template_for(conn: asyncpg.Connection, site_id: UUID | None, name: str) -> Template | None:

@@ -13,6 +13,13 @@ class NotifySettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout: float = 10.0
+    # SMTP sessions are reused (services/notify/delivery.py): this many kept idle, each for at most
+    # smtp_messages_per_session messages; one idle longer than smtp_noop_after_seconds is checked with
+    # NOOP before use, one idle longer than smtp_idle_seconds is closed.
+    smtp_pool_size: int = 8
+    smtp_messages_per_session: int = 100
+    smtp_noop_after_seconds: float = 5.0
+    smtp_idle_seconds: float = 60.0
     mail_from: str = "Customer Center <no-reply@customer-center.localhost>"
     # Temporary failures (4xx, connection trouble) are retried with backoff this many times.
     delivery_max_attempts: int = 8

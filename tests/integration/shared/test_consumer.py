@@ -157,3 +157,60 @@ async def test_an_all_events_handler_gets_every_event_as_its_envelope_and_makes_
         ("test.unheard", {"n": 6}),
     ]
     assert await dead_letters(bus, settings) == []
+
+
+async def backlog(bus, envelopes: list[Envelope]) -> None:
+    """Messages waiting in the service's queue before its consumer starts: they arrive together."""
+    await bus.declare_service_queue([Pinged.routing_key])
+    for envelope in envelopes:
+        await publish(bus, envelope.model_dump_json().encode())
+
+
+async def test_a_backlog_is_applied_in_few_transactions_each_event_once(service):
+    settings, pool, bus = service
+    settings = settings.model_copy(update={"consumer_concurrency": 1, "prefetch": 50})
+    transactions: list[int] = []
+    await pool.execute("CREATE TABLE effects (n int)")
+
+    async def record(event: Pinged, uow: UnitOfWork) -> None:
+        transactions.append(await uow.conn.fetchval("SELECT txid_current()"))
+        await uow.conn.execute("INSERT INTO effects VALUES ($1)", event.n)
+
+    envelopes = [pinged(n) for n in range(40)]
+    await backlog(bus, envelopes + envelopes[:5])  # five of them twice, in the same batch or the next
+    consumer = Consumer(settings, pool, bus, {Pinged: [record]})
+    await consumer.start()
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) = 40 FROM inbox"), timeout=10)
+        await asyncio.sleep(0.3)
+    finally:
+        await consumer.stop()
+    assert sorted(await pool.fetch("SELECT n FROM effects"), key=lambda r: r["n"]) == [(n,) for n in range(40)]
+    assert len(set(transactions)) < 10  # batched: one commit for many events
+    queue = await bus.channel.declare_queue(settings.queue_name, passive=True)
+    assert await queue.get(fail=False, no_ack=True) is None  # all acked
+
+
+async def test_a_failing_handler_in_a_batch_delays_only_its_own_event(service):
+    settings, pool, bus = service
+    settings = settings.model_copy(update={"consumer_concurrency": 1, "prefetch": 50})
+    failed: list[int] = []
+    await pool.execute("CREATE TABLE effects (n int)")
+
+    async def flaky_on_three(event: Pinged, uow: UnitOfWork) -> None:
+        await uow.conn.execute("INSERT INTO effects VALUES ($1)", event.n)
+        if event.n == 3 and len(failed) < 2:
+            failed.append(event.n)
+            raise ConnectionError("a dependency is briefly down")
+
+    await backlog(bus, [pinged(n) for n in range(20)])
+    consumer = Consumer(settings, pool, bus, {Pinged: [flaky_on_three]})
+    await consumer.start()
+    try:
+        await eventually(lambda: pool.fetchval("SELECT count(*) = 20 FROM inbox"), timeout=10)
+        await asyncio.sleep(0.3)
+    finally:
+        await consumer.stop()
+    assert failed == [3, 3]  # in its batch, then alone; the redelivery applied it
+    assert sorted(await pool.fetch("SELECT n FROM effects"), key=lambda r: r["n"]) == [(n,) for n in range(20)]
+    assert await dead_letters(bus, settings) == []
