@@ -274,15 +274,19 @@ async def load(url_of, headers_of, seconds: float, concurrency: int, warmup: flo
 def profile(bs: BenchSystem, services, seconds: float, label: str) -> list:
     """With CC_BENCH_PROFILE=1: py-spy samples the services for ``seconds`` (collapsed stacks under
     bench/results/). Returns the py-spy processes to wait for."""
+    import shutil
     import subprocess
+    import sys
 
     if os.environ.get("CC_BENCH_PROFILE") != "1":
         return []
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
+    # the virtualenv's py-spy when the venv is not on PATH (``.venv/bin/python -m bench``)
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     return [
         subprocess.Popen(
-            ["py-spy", "record", "--format", "raw", "--nonblocking", "-d", str(int(seconds)), "-r", "200",
+            [py_spy, "record", "--format", "raw", "--nonblocking", "-d", str(int(seconds)), "-r", "200",
              "-p", str(bs.pid(s)), "-o", str(out / f"profile-{label}-{s}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
