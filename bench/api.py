@@ -1,6 +1,6 @@
-"""Customer Center API: GET /api/me, /api/orders, /api/invoices for random logged-in contacts, through
-the gateway, with a closed-loop aiohttp load generator on loopback. Baseline: a bare aiohttp JSON
-handler in one process, under the same load."""
+"""Customer Center API: GET /api/me, /api/orders, /api/invoices and the page check /api/can-open for
+random logged-in contacts, through the gateway, with a closed-loop aiohttp load generator on loopback.
+Baseline: a bare aiohttp JSON handler in one process, under the same load."""
 
 import asyncio
 import os
@@ -19,7 +19,10 @@ from services.membership.seed import DEMO_SITE_ID, demo_id
 from services.system import ROOT
 
 SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")
-ENDPOINTS = ("/api/me", "/api/orders", "/api/invoices")
+ENDPOINTS = ("/api/me", "/api/orders", "/api/invoices", "/api/can-open")
+# The page check asks about one of the demo site's pages each time: one its contacts' Free level opens,
+# one only Gold opens, and one that is not protected.
+PAGES = ("/welcome", "/gold/lessons", "/about")
 CONCURRENCY = 32
 
 
@@ -77,6 +80,12 @@ async def bare_baseline(seconds: float) -> dict:
         proc.wait()
 
 
+def url_of(gateway: str, path: str):
+    if path == "/api/can-open":
+        return lambda: f"{gateway}{path}?page={random.choice(PAGES)}"
+    return lambda: gateway + path
+
+
 async def run(quick: bool, full: bool) -> dict:
     seconds = 3.0 if quick else 15.0
     result: dict = {"concurrency": CONCURRENCY, "seconds_each": seconds}
@@ -87,9 +96,7 @@ async def run(quick: bool, full: bool) -> dict:
         gateway = bs.url("gateway")
         for path in ENDPOINTS:
             spies = profile(bs, ("gateway", "billing", "membership"), seconds, path.strip("/").replace("/", "-"))
-            result[path] = await load(
-                lambda: gateway + path, lambda: random.choice(contacts)["auth"], seconds, CONCURRENCY
-            )
+            result[path] = await load(url_of(gateway, path), lambda: random.choice(contacts)["auth"], seconds, CONCURRENCY)
             for spy in spies:
                 spy.wait()
     result["baseline"] = await bare_baseline(seconds)
