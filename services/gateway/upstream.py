@@ -181,18 +181,18 @@ class Upstreams:
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], deque[_Connection]] = {}
-        self._addresses: dict[str, tuple[str, int, str]] = {}
+        self._addresses: dict[str, tuple[str, int, str, str]] = {}
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self._open: set[_Connection] = set()
 
-    def address(self, base_url: str) -> tuple[str, int, str] | None:
-        """(host, port, Host header) of an ``http://`` base URL; None for another scheme."""
+    def address(self, base_url: str) -> tuple[str, int, str, str] | None:
+        """(host, port, Host header, path prefix) of an ``http://`` base URL; None for another scheme."""
         known = self._addresses.get(base_url)
         if known is None:
             parts = urlsplit(base_url)
             if parts.scheme != "http" or not parts.hostname:
                 return None
-            known = (parts.hostname, parts.port or 80, parts.netloc)
+            known = (parts.hostname, parts.port or 80, parts.netloc, parts.path.rstrip("/"))
             self._addresses[base_url] = known
         return known
 
@@ -284,8 +284,8 @@ async def call(
         if address is None:
             status, answer_headers, payload = await _call_with_aiohttp(request, base.rstrip("/") + path, method, body, headers)
         else:
-            host, port, host_header = address
-            raw = _request_bytes(method, path, host_header, headers, body)
+            host, port, host_header, prefix = address
+            raw = _request_bytes(method, prefix + path, host_header, headers, body)
             status, answer_headers, payload = await upstreams.request(host, port, method, raw, settings.upstream_timeout)
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
         log.warning("upstream.unavailable", service=service, path=path, error=type(exc).__name__)
