@@ -198,6 +198,21 @@ def peak_rss_kib(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_per_request(pids: dict[str, int], run) -> tuple[dict, dict]:
+    """``await run()`` (a ``load``) and the CPU milliseconds each process spent per request meanwhile:
+    unlike req/s, hardly moved by what else the machine runs."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = await run()
+    spent = {name: (cpu_seconds(pid) - before[name]) * 1000 / max(result["requests_all"], 1) for name, pid in pids.items()}
+    return result, {**{name: round(ms, 3) for name, ms in spent.items()}, "total": round(sum(spent.values()), 3)}
+
+
 def rss_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -247,13 +262,14 @@ async def load(url_of, headers_of, seconds: float, concurrency: int, warmup: flo
 
     latencies: list[float] = []
     errors = 0
+    requests_all = 0  # the warm-up's too
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as session:
         stop_warm = time.monotonic() + warmup
         stop = stop_warm + seconds
 
         async def client() -> None:
-            nonlocal errors
+            nonlocal errors, requests_all
             while True:
                 now = time.monotonic()
                 if now >= stop:
@@ -263,12 +279,13 @@ async def load(url_of, headers_of, seconds: float, concurrency: int, warmup: flo
                     await r.read()
                     ok = 200 <= r.status < 300
                 done = time.monotonic()
+                requests_all += 1
                 if now >= stop_warm:
                     latencies.append(done - now)
                     errors += 0 if ok else 1
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
-    return {"per_second": len(latencies) / seconds, "errors": errors, **latency_ms(latencies)}
+    return {"per_second": len(latencies) / seconds, "errors": errors, "requests_all": requests_all, **latency_ms(latencies)}
 
 
 def profile(bs: BenchSystem, services, seconds: float, label: str) -> list:
