@@ -7,7 +7,8 @@ import time
 import uuid
 from datetime import datetime
 
-from tests.conftest import eventually
+from tests.conftest import ADMIN_KEY, eventually
+from tests.e2e.helpers import sign_up_and_log_in
 from tests.e2e.membership.conftest import set_password_from_welcome
 
 
@@ -189,9 +190,6 @@ async def test_the_gateways_page_check_answers_from_the_levels(new_site, system,
 
 async def test_a_host_site_asks_the_gateway_whether_its_member_may_open_a_page(gateway, smtp):
     """GET /api/can-open?page= with the member's own token: the page's levels against their grants now."""
-    from tests.conftest import ADMIN_KEY
-    from tests.e2e.helpers import sign_up_and_log_in
-
     admin = {"X-Api-Key": ADMIN_KEY}
     member = await sign_up_and_log_in(gateway, smtp)
     path = f"/lessons/{uuid.uuid4().hex[:8]}"
