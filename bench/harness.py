@@ -206,7 +206,7 @@ def cpu_seconds(pid: int) -> float:
 
 async def cpu_per_request(pids: dict[str, int], run) -> tuple[dict, dict]:
     """``await run()`` (a ``load``) and the CPU milliseconds each process spent per request meanwhile:
-    unlike req/s, hardly moved by what else the machine runs."""
+    moved much less than req/s by what else the machine runs."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     result = await run()
     spent = {name: (cpu_seconds(pid) - before[name]) * 1000 / max(result["requests_all"], 1) for name, pid in pids.items()}
