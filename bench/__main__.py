@@ -31,9 +31,9 @@ def rows(results: dict) -> list[tuple]:
     """(benchmark, figure, value, baseline, ratio, target, met)."""
     out = []
 
-    def row(bench, figure, value, baseline, target, met, unit=""):
+    def row(bench, figure, value, baseline, target, met, unit="", digits=1):
         ratio = f"{value / baseline:.0%}" if isinstance(baseline, (int, float)) and baseline else "-"
-        fmt = lambda v: f"{v:,.1f}{unit}" if isinstance(v, (int, float)) else (v or "-")  # noqa: E731
+        fmt = lambda v: f"{v:,.{digits}f}{unit}" if isinstance(v, (int, float)) else (v or "-")  # noqa: E731
         out.append((bench, figure, fmt(value), fmt(baseline), ratio, target, "yes" if met else "NO"))
 
     if p := results.get("pipeline"):
@@ -58,13 +58,19 @@ def rows(results: dict) -> list[tuple]:
         row("billing run", label, seconds, None, "< 600 s", seconds < 600)
     if a := results.get("api"):
         base = a["baseline"]
-        for path in ("/api/me", "/api/orders", "/api/invoices"):
+        for path in ("/api/me", "/api/orders", "/api/invoices", "/api/can-open"):
+            if path not in a:
+                continue
             r = a[path]
             target = path == "/api/orders"
             row("customer API", f"GET {path} req/s (vs bare handler)", r["per_second"], base["per_second"],
                 ">= 2500 req/s" if target else "-", r["per_second"] >= 2500 if target else True)
             row("customer API", f"GET {path} p99 ms", r["p99_ms"], base["p99_ms"], "<= 50 ms" if target else "-",
                 r["p99_ms"] <= 50 if target else True)
+            if "cpu_ms_per_request" in r and "cpu_ms_per_request" in base:
+                services = " + ".join(k for k in r["cpu_ms_per_request"] if k != "total")
+                row("customer API", f"GET {path} CPU ms/request, {services} (vs bare handler)",
+                    r["cpu_ms_per_request"]["total"], base["cpu_ms_per_request"]["total"], "-", True, digits=3)
             if r["errors"]:
                 row("customer API", f"GET {path} non-2xx answers", r["errors"], None, "0", False)
     if sk := results.get("soak"):

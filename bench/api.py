@@ -1,6 +1,6 @@
-"""Customer Center API: GET /api/me, /api/orders, /api/invoices for random logged-in contacts, through
-the gateway, with a closed-loop aiohttp load generator on loopback. Baseline: a bare aiohttp JSON
-handler in one process, under the same load."""
+"""Customer Center API: GET /api/me, /api/orders, /api/invoices and the page check /api/can-open for
+random logged-in contacts, through the gateway, with a closed-loop aiohttp load generator on loopback.
+Baseline: a bare aiohttp JSON handler in one process, under the same load."""
 
 import asyncio
 import os
@@ -14,12 +14,16 @@ from datetime import datetime, timedelta, timezone
 
 import aiohttp
 
-from bench.harness import BenchSystem, free_port, load, logged_in_contacts, profile
+from bench.harness import BenchSystem, cpu_per_request, free_port, load, logged_in_contacts, profile
 from services.membership.seed import DEMO_SITE_ID, demo_id
 from services.system import ROOT
 
 SERVICES = ("auth", "membership", "billing", "notify", "sandbox", "gateway")
-ENDPOINTS = ("/api/me", "/api/orders", "/api/invoices")
+ENDPOINTS = ("/api/me", "/api/orders", "/api/invoices", "/api/can-open")
+# The page check asks about one of the demo site's pages each time: one its contacts' Free level opens,
+# one only Gold opens, and one that is not protected.
+PAGES = ("/welcome", "/gold/lessons", "/about")
+SERVICE_OF = {"/api/me": "membership", "/api/orders": "billing", "/api/invoices": "billing", "/api/can-open": "membership"}
 CONCURRENCY = 32
 
 
@@ -71,10 +75,19 @@ async def bare_baseline(seconds: float) -> dict:
                 break
             except OSError:
                 await asyncio.sleep(0.1)
-        return await load(lambda: f"http://127.0.0.1:{port}/api/orders", lambda: None, seconds, CONCURRENCY)
+        result, cpu = await cpu_per_request(
+            {"bare": proc.pid}, lambda: load(lambda: f"http://127.0.0.1:{port}/api/orders", lambda: None, seconds, CONCURRENCY)
+        )
+        return {**result, "cpu_ms_per_request": cpu}
     finally:
         proc.terminate()
         proc.wait()
+
+
+def url_of(gateway: str, path: str):
+    if path == "/api/can-open":
+        return lambda: f"{gateway}{path}?page={random.choice(PAGES)}"
+    return lambda: gateway + path
 
 
 async def run(quick: bool, full: bool) -> dict:
@@ -87,9 +100,11 @@ async def run(quick: bool, full: bool) -> dict:
         gateway = bs.url("gateway")
         for path in ENDPOINTS:
             spies = profile(bs, ("gateway", "billing", "membership"), seconds, path.strip("/").replace("/", "-"))
-            result[path] = await load(
-                lambda: gateway + path, lambda: random.choice(contacts)["auth"], seconds, CONCURRENCY
+            pids = {"gateway": bs.pid("gateway"), SERVICE_OF[path]: bs.pid(SERVICE_OF[path])}
+            result[path], cpu = await cpu_per_request(
+                pids, lambda: load(url_of(gateway, path), lambda: random.choice(contacts)["auth"], seconds, CONCURRENCY)
             )
+            result[path]["cpu_ms_per_request"] = cpu
             for spy in spies:
                 spy.wait()
     result["baseline"] = await bare_baseline(seconds)

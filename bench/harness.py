@@ -205,6 +205,21 @@ def peak_rss_kib(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_per_request(pids: dict[str, int], run) -> tuple[dict, dict]:
+    """``await run()`` (a ``load``) and the CPU milliseconds each process spent per request meanwhile:
+    moved much less than req/s by what else the machine runs."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = await run()
+    spent = {name: (cpu_seconds(pid) - before[name]) * 1000 / max(result["requests_all"], 1) for name, pid in pids.items()}
+    return result, {**{name: round(ms, 3) for name, ms in spent.items()}, "total": round(sum(spent.values()), 3)}
+
+
 def rss_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -263,13 +278,14 @@ async def load(url_of, headers_of, seconds: float, concurrency: int, warmup: flo
 
     latencies: list[float] = []
     errors = 0
+    requests_all = 0  # the warm-up's too
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as session:
         stop_warm = time.monotonic() + warmup
         stop = stop_warm + seconds
 
         async def client() -> None:
-            nonlocal errors
+            nonlocal errors, requests_all
             while True:
                 now = time.monotonic()
                 if now >= stop:
@@ -279,26 +295,31 @@ async def load(url_of, headers_of, seconds: float, concurrency: int, warmup: flo
                     await r.read()
                     ok = 200 <= r.status < 300
                 done = time.monotonic()
+                requests_all += 1
                 if now >= stop_warm:
                     latencies.append(done - now)
                     errors += 0 if ok else 1
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
-    return {"per_second": len(latencies) / seconds, "errors": errors, **latency_ms(latencies)}
+    return {"per_second": len(latencies) / seconds, "errors": errors, "requests_all": requests_all, **latency_ms(latencies)}
 
 
 def profile(bs: BenchSystem, services, seconds: float, label: str) -> list:
     """With CC_BENCH_PROFILE=1: py-spy samples the services for ``seconds`` (collapsed stacks under
     bench/results/). Returns the py-spy processes to wait for."""
+    import shutil
     import subprocess
+    import sys
 
     if os.environ.get("CC_BENCH_PROFILE") != "1":
         return []
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
+    # the virtualenv's py-spy when the venv is not on PATH (``.venv/bin/python -m bench``)
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     return [
         subprocess.Popen(
-            ["py-spy", "record", "--format", "raw", "--nonblocking", "-d", str(int(seconds)), "-r", "200",
+            [py_spy, "record", "--format", "raw", "--nonblocking", "-d", str(int(seconds)), "-r", "200",
              "-p", str(bs.pid(s)), "-o", str(out / f"profile-{label}-{s}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -1,7 +1,7 @@
 """HTTP pieces every service shares: correlation ids, error rendering, body validation."""
 
 import json
-import uuid
+import random
 from typing import TypeVar
 
 from aiohttp import web
@@ -22,11 +22,19 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     )
 
 
+def new_correlation_id() -> str:
+    """A random id in the UUID text form, to follow one request through the logs (not a secret: it is
+    sent back in the answer). ``str(uuid.uuid4())`` costs an os.urandom call and a UUID object, a few
+    percent of the gateway's CPU per API call."""
+    h = "%032x" % random.getrandbits(128)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+
+
 @web.middleware
 async def correlation_middleware(request: web.Request, handler):
     clear_contextvars()
     incoming = request.headers.get(CORRELATION_HEADER, "")
-    correlation_id = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else str(uuid.uuid4())
+    correlation_id = incoming if 0 < len(incoming) <= 100 and incoming.isprintable() else new_correlation_id()
     request["correlation_id"] = correlation_id
     bind_contextvars(correlation_id=correlation_id)
     try:

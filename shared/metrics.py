@@ -64,6 +64,7 @@ BILLING_CHARGES = Counter("cc_billing_charges_total", "Charge attempts at the pa
 EMAILS_SENT = Counter("cc_emails_sent_total", "Emails the SMTP server accepted.")
 EMAILS_HELD = Counter("cc_emails_held_total", "Emails held and not sent, by reason.", ["reason"])
 
+_REQUEST_TIMERS: dict[tuple[str, str, int], object] = {}  # labels() once per (method, route, status)
 _OUTBOX_STATE = "SELECT count(*) AS pending, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS lag FROM outbox"
 
 
@@ -82,7 +83,11 @@ async def metrics_middleware(request: web.Request, handler):
     finally:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        HTTP_REQUEST_SECONDS.labels(request.method, route, str(status)).observe(time.perf_counter() - started)
+        key = (request.method, route, status)
+        timer = _REQUEST_TIMERS.get(key)
+        if timer is None:
+            timer = _REQUEST_TIMERS[key] = HTTP_REQUEST_SECONDS.labels(request.method, route, str(status))
+        timer.observe(time.perf_counter() - started)
 
 
 def instrument(app: web.Application, pool_of=None) -> None:

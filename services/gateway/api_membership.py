@@ -1,8 +1,10 @@
 """Public and admin API routes served by membership."""
 
+from urllib.parse import urlencode
+
 from aiohttp import web
 
-from services.gateway.identity import forward_as_admin, forward_as_contact
+from services.gateway.identity import authenticate_contact, forward_as_admin, forward_as_contact
 from services.gateway.upstream import forward
 
 routes = web.RouteTableDef()
@@ -16,6 +18,17 @@ async def register(request: web.Request) -> web.Response:
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
     return await forward_as_contact(request, "membership")
+
+
+@routes.get("/api/can-open")
+async def can_open(request: web.Request) -> web.Response:
+    """``?page=/path``: may the logged-in contact open this page of their site? A host site asks on each
+    view of a protected page; membership answers with one indexed query (``{page, protected, allowed}``;
+    a path that is not a protected page is open). Only the token's site and contact are asked about."""
+    contact = await authenticate_contact(request)
+    query = urlencode({"page": request.query.get("page", "")})
+    path = f"/internal/sites/{contact.site_id}/contacts/{contact.contact_id}/can-open?{query}"
+    return await forward(request, "membership", path)
 
 
 async def admin(request: web.Request) -> web.Response:

@@ -442,12 +442,16 @@ async def end_grant(conn: asyncpg.Connection, grant_id: UUID, *, ends_at: dateti
     await conn.execute("UPDATE grants SET ends_at = $2, ended_reason = $3 WHERE id = $1", grant_id, ends_at, reason)
 
 
-async def memberships(conn: asyncpg.Connection, contact_id: UUID) -> list[asyncpg.Record]:
+async def me(conn: asyncpg.Connection, site_id: UUID, contact_id: UUID) -> list[asyncpg.Record]:
+    """The contact's own view in one round trip: a row per grant (program, level, since, until), or one
+    row with no grant; none when the site has no such contact."""
     return await conn.fetch(
-        "SELECT g.id, p.name AS program, l.name AS level, g.source, g.starts_at, g.ends_at"
-        " FROM grants g JOIN levels l ON l.id = g.level_id JOIN programs p ON p.id = l.program_id"
-        " WHERE g.contact_id = $1 ORDER BY g.starts_at, p.name",
+        "SELECT c.id, c.email, c.first_name, c.last_name, p.name AS program, l.name AS level, g.starts_at, g.ends_at"
+        " FROM contacts c LEFT JOIN grants g ON g.contact_id = c.id"
+        " LEFT JOIN levels l ON l.id = g.level_id LEFT JOIN programs p ON p.id = l.program_id"
+        " WHERE c.id = $1 AND c.site_id = $2 ORDER BY g.starts_at, p.name",
         contact_id,
+        site_id,
     )
 
 

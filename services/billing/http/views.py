@@ -1,9 +1,9 @@
 """Shared pieces of the views: the context, paging, ids from paths, and how objects are shown."""
 
-import json
 from datetime import datetime
 from uuid import UUID
 
+import orjson
 from aiohttp import web
 
 from services.billing.app_keys import PROCESSOR
@@ -49,7 +49,11 @@ def _default(value):
 
 
 def respond(data: dict, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, default=_default))
+    """orjson writes UUIDs and datetimes itself (as ``str`` and ``isoformat`` would), several times
+    faster than ``json.dumps`` calling ``_default`` for each: most of a list answer's fields are those."""
+    return web.Response(
+        body=orjson.dumps(data, default=_default), status=status, content_type="application/json", charset="utf-8"
+    )
 
 
 def money(amount: int, currency: str) -> dict:

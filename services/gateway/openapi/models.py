@@ -294,6 +294,12 @@ class PageLevel(BaseModel):
     program: str
 
 
+class PageAccess(BaseModel):
+    page: str
+    protected: bool = Field(description="The path is one of the site's protected pages.")
+    allowed: bool = Field(description="The contact may open it now (always true for a page that is not protected).")
+
+
 class Page(BaseModel):
     id: UUID
     path: str

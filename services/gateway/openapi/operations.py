@@ -60,6 +60,11 @@ MEMBERSHIP = [
            {201: membership.RegisterResponse, 403: E, 404: E, 409: E}, body=membership.RegisterRequest,
            description="404 `site_not_found`, 403 `registration_closed`, 409 `email_taken` or `no_default_level`."),
     customer("GET", "/api/me", "The contact and their memberships", {200: membership.Me, 404: E}, tag="Account"),
+    customer("GET", "/api/can-open", "Whether the contact may open a page of their site now", {200: m.PageAccess, 422: E},
+             query=[query("page", {"type": "string"}, "The page's path, e.g. `/members/lessons`.", required=True)],
+             tag="Account",
+             description="A host site asks on each view of one of its protected pages (one indexed query). "
+                         "A path that is not a protected page is open: `protected` false, `allowed` true."),
     admin("GET", "/admin/api/site", "The site's settings", "Site", {200: membership.SiteOut, 404: E}),
     admin("PATCH", "/admin/api/site", "Change the site's settings", "Site", {200: membership.SiteOut, 404: E},
           body=membership.SitePatch,

@@ -80,16 +80,20 @@ async def me(request: web.Request) -> web.Response:
     """The logged-in contact and their memberships (program, level, since, until)."""
     who = contact_of(request)
     async with connection(request) as conn:
-        row = await repo.contact(conn, who.site_id, who.contact_id)
-        if row is None:
-            raise NotFound()
-        grants = await repo.memberships(conn, who.contact_id)
+        rows = await repo.me(conn, who.site_id, who.contact_id)
+    if not rows:
+        raise NotFound()
+    row = rows[0]
     return json_response(
         Me(
             contact_id=row["id"],
             email=row["email"],
             first_name=row["first_name"],
             last_name=row["last_name"],
-            memberships=[Membership(program=g["program"], level=g["level"], since=g["starts_at"], until=g["ends_at"]) for g in grants],
+            memberships=[
+                Membership(program=g["program"], level=g["level"], since=g["starts_at"], until=g["ends_at"])
+                for g in rows
+                if g["starts_at"] is not None
+            ],
         )
     )

@@ -55,6 +55,9 @@ async def test_public_and_login_operations_match_the_document(api, gateway, smtp
     await api.get("/api/me", expect=401)
     await api.get("/api/me", headers=NO_TOKEN, expect=401)
     await api.get("/api/me", headers=auth, expect=200)
+    await api.get("/api/can-open?page=/welcome", headers=auth, expect=200)
+    await api.get("/api/can-open?page=welcome", headers=auth, expect=422)
+    await api.get("/api/can-open?page=/welcome", expect=401)
 
     await api.put("/api/account/username", json={"new_username": "x" + uuid.uuid4().hex[:8], "current_password": "nope nope"},
                   headers=auth, expect=403)

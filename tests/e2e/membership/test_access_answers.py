@@ -4,9 +4,11 @@ off; plus where the contact lands after login and the gateway's fast per-page ch
 
 import asyncio
 import time
+import uuid
 from datetime import datetime
 
-from tests.conftest import eventually
+from tests.conftest import ADMIN_KEY, eventually
+from tests.e2e.helpers import sign_up_and_log_in
 from tests.e2e.membership.conftest import set_password_from_welcome
 
 
@@ -184,3 +186,34 @@ async def test_the_gateways_page_check_answers_from_the_levels(new_site, system,
     other = await (await new_site()).contact()
     other_base = f"/internal/sites/{admin.site_id}/contacts/{other['id']}/can-open?page="
     assert (await internal(system, gateway, other_base + "/start"))[1]["allowed"] is False
+
+
+async def test_a_host_site_asks_the_gateway_whether_its_member_may_open_a_page(gateway, smtp):
+    """GET /api/can-open?page= with the member's own token: the page's levels against their grants now."""
+    admin = {"X-Api-Key": ADMIN_KEY}
+    member = await sign_up_and_log_in(gateway, smtp)
+    path = f"/lessons/{uuid.uuid4().hex[:8]}"
+
+    async def ask(page: str, headers=None) -> tuple[int, dict]:
+        async with gateway.get("/api/can-open", params={"page": page}, headers=headers or member["auth"]) as r:
+            return r.status, await r.json()
+
+    async def admin_call(method: str, url: str, body=None) -> dict:
+        async with gateway.request(method, url, json=body, headers=admin) as r:
+            assert r.status in (200, 201), await r.text()
+            return await r.json()
+
+    assert await ask(path) == (200, {"page": path, "protected": False, "allowed": True})
+    program = await admin_call("POST", "/admin/api/programs", {"name": "Lessons " + path})
+    level = await admin_call("POST", "/admin/api/levels", {"program_id": program["id"], "name": "Pupil"})
+    await admin_call("POST", "/admin/api/pages", {"path": path, "level_ids": [level["id"]]})
+    assert await ask(path) == (200, {"page": path, "protected": True, "allowed": False})
+
+    grant = await admin_call("POST", f"/admin/api/contacts/{member['contact_id']}/grants", {"level_id": level["id"]})
+    assert await ask(path) == (200, {"page": path, "protected": True, "allowed": True})
+    await admin_call("DELETE", f"/admin/api/contacts/{member['contact_id']}/grants/{grant['id']}")
+    assert await ask(path) == (200, {"page": path, "protected": True, "allowed": False})
+
+    status, refused = await ask("lessons")
+    assert status == 422 and "page" in refused["error"]["details"]["fields"]
+    assert (await ask(path, headers={"Authorization": "Bearer not-a-token"}))[0] == 401
