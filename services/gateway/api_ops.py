@@ -10,15 +10,15 @@ from aiohttp import web
 from services.gateway.identity import authenticate_admin
 from services.gateway.upstream import call
 from shared.errors import NotFound, ServiceError, ServiceUnavailable
+from shared.identity import AdminSite
 
 routes = web.RouteTableDef()
 
 CONSUMERS = ("auth", "membership", "billing", "notify")
 
 
-async def _ask_all(request: web.Request, method: str, path: str) -> dict[str, tuple[int, dict] | None]:
+async def _ask_all(request: web.Request, site: AdminSite, method: str, path: str) -> dict[str, tuple[int, dict] | None]:
     """Every consumer's answer (status, body), or None for one that is down."""
-    site = await authenticate_admin(request)
 
     async def ask(service: str):
         try:
@@ -44,28 +44,23 @@ class _Upstream(ServiceError):
         super().__init__(error.get("message"), details=error.get("details"))
 
 
-@routes.get("/admin/api/dead-letters")
-async def list_dead_letters(request: web.Request) -> web.Response:
-    """The site's dead letters of every service, oldest first; a service that is down is named in
-    ``unavailable`` (its dead letters are not listed) instead of failing the whole answer."""
-    answers = await _ask_all(request, "GET", "/admin/api/dead-letters")
+async def dead_letters(request: web.Request, site: AdminSite) -> tuple[list[dict], list[str]]:
+    """(the site's dead letters of every service, oldest first; the services that could not be asked)."""
+    answers = await _ask_all(request, site, "GET", "/admin/api/dead-letters")
     _failed(answers)
     letters = [d for a in answers.values() if a is not None for d in a[1]["dead_letters"]]
     letters.sort(key=lambda d: (d["first_death"], d["service"]))
-    return web.json_response(
-        {"dead_letters": letters, "unavailable": [s for s, a in answers.items() if a is None]}
-    )
+    return letters, [s for s, a in answers.items() if a is None]
 
 
-@routes.post("/admin/api/dead-letters/{id}/replay")
-async def replay_dead_letter(request: web.Request) -> web.Response:
+async def replay(request: web.Request, site: AdminSite, message_id: str) -> list[dict]:
     """Replays the message in every service where it is dead (each applies it once); 404 when none
     of the site's dead letters has this id, 503 when not found but a service could not be asked."""
-    answers = await _ask_all(request, "POST", f"/admin/api/dead-letters/{quote(request.match_info['id'], safe='')}/replay")
+    answers = await _ask_all(request, site, "POST", f"/admin/api/dead-letters/{quote(message_id, safe='')}/replay")
     _failed(answers)
     replayed = [d for a in answers.values() if a is not None and a[0] == 200 for d in a[1]["replayed"]]
     if replayed:
-        return web.json_response({"id": request.match_info["id"], "replayed": replayed})
+        return replayed
     down = [s for s, a in answers.items() if a is None]
     if down:
         raise ServiceUnavailable(
@@ -73,3 +68,17 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
             details={"services": down},
         )
     raise NotFound("No such dead letter.")
+
+
+@routes.get("/admin/api/dead-letters")
+async def list_dead_letters(request: web.Request) -> web.Response:
+    """A service that is down is named in ``unavailable`` instead of failing the whole answer."""
+    letters, unavailable = await dead_letters(request, await authenticate_admin(request))
+    return web.json_response({"dead_letters": letters, "unavailable": unavailable})
+
+
+@routes.post("/admin/api/dead-letters/{id}/replay")
+async def replay_dead_letter(request: web.Request) -> web.Response:
+    message_id = request.match_info["id"]
+    replayed = await replay(request, await authenticate_admin(request), message_id)
+    return web.json_response({"id": message_id, "replayed": replayed})
