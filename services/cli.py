@@ -96,12 +96,31 @@ class CommandError(Exception):
     """A failure to report in one line, without a traceback."""
 
 
+def _staff_password() -> str:
+    """``CC_STAFF_PASSWORD``, else stdin (asked for on a terminal, one line when piped)."""
+    password = os.environ.get("CC_STAFF_PASSWORD")
+    if password:
+        return password
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("The same password again: ") != password:
+            raise CommandError("the two passwords differ")
+        return password
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CommandError("no password: pipe it on stdin or set CC_STAFF_PASSWORD")
+    return password
+
+
 def _print_json(answer) -> None:
     print(json.dumps(answer, indent=2, sort_keys=True))
 
 
 def run_command(args, settings) -> int:
-    from services.ops import admin_keys, dead_letters, signing_keys
+    from services.auth.domain import AuthError
+    from services.ops import admin_keys, dead_letters, signing_keys, staff
     from services.ops.admin_api import AdminApiError
 
     url = settings.database_url
@@ -125,6 +144,13 @@ def run_command(args, settings) -> int:
             if not asyncio.run(_on_schema(url, "membership", lambda c: admin_keys.revoke_admin_key(c, args.key_id))):
                 raise CommandError(f"no admin key {args.key_id}")
             print(f"admin key {args.key_id} revoked (the gateway refuses it within a minute)")
+        elif command == "staff-create":
+            password = _staff_password()
+            row, site_name = asyncio.run(staff.create_staff(
+                url, site_slug=args.site, email=args.email, role=args.role, password=password
+            ))
+            verb = "created" if row["created"] else "updated (new role and password)"
+            print(f"staff account {row['email']} ({row['role']}) of {site_name} {verb}: log in at /admin/login?site={args.site}")
         elif command == "rotate-signing-key":
             kid = asyncio.run(_on_schema(url, "auth", signing_keys.rotate))
             print(f"signing key {kid} added; restart auth so it signs with it"
@@ -164,6 +190,9 @@ def run_command(args, settings) -> int:
             _print_json(asyncio.run(_admin_api(args, settings).resend_credentials(str(args.contact_id))))
         elif command == "access":
             _print_json(asyncio.run(_admin_api(args, settings).access(str(args.contact_id), args.page)))
+    except AuthError as exc:  # a staff account refused: the password or email rule it breaks
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
     except (CommandError, AdminApiError, admin_keys.SiteNotFound, signing_keys.CannotRetire, dead_letters.NoSuchQueue,
             dead_letters.TooManyDeadLetters) as exc:
         what = f"no site {exc}" if isinstance(exc, admin_keys.SiteNotFound) else str(exc)
@@ -187,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--site", default=None)
     revoke = sub.add_parser("revoke-admin-key", help="delete an admin key by id")
     revoke.add_argument("key_id", type=uuid.UUID)
+
+    staff_create = sub.add_parser(
+        "staff-create", help="a staff account for the admin console (password from stdin or CC_STAFF_PASSWORD)"
+    )
+    staff_create.add_argument("--site", required=True, help="the site's slug")
+    staff_create.add_argument("--email", required=True)
+    staff_create.add_argument("--role", required=True, choices=("owner", "support"),
+                              help="support cannot change site settings, products or API keys")
 
     sub.add_parser("rotate-signing-key", help="add a new JWT signing key (restart auth afterwards)")
     sub.add_parser("list-signing-keys", help="JWT signing keys, newest first")

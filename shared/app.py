@@ -53,6 +53,9 @@ def create_service_app(
         app.add_routes(dead_letters.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    from shared.audit import list_entries  # every service serves its audit entries (shared/audit.py)
+
+    app.router.add_get("/admin/api/audit", list_entries)
     instrument(app, pool_of=lambda app: app[POOL])
     if routes is not None:
         app.add_routes(routes)

@@ -6,6 +6,7 @@ reachable from outside (only the gateway takes outside traffic), so they trust t
 """
 
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
 from uuid import UUID
 
 from aiohttp import web
@@ -17,6 +18,7 @@ SITE_ID = "X-CC-Site-Id"
 LOGIN_ID = "X-CC-Login-Id"
 SESSION_ID = "X-CC-Session-Id"
 ADMIN_SITE_ID = "X-CC-Admin-Site-Id"
+ACTOR = "X-CC-Actor"  # who acts in an admin call: a staff member or an admin API key (for the audit log)
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,37 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who made an admin call: ``kind`` is ``staff`` (id, email, role) or ``api_key`` (id, label)."""
+
+    kind: str
+    id: str
+    name: str
+    role: str | None = None
+
+    def header(self) -> str:
+        return urlencode({k: v for k, v in (("kind", self.kind), ("id", self.id), ("name", self.name),
+                                            ("role", self.role)) if v is not None})
+
+    @classmethod
+    def from_header(cls, value: str | None) -> "Actor":
+        fields = dict(parse_qsl(value or ""))
+        if not fields.get("kind") or not fields.get("id"):
+            return UNKNOWN_ACTOR
+        return cls(kind=fields["kind"][:20], id=fields["id"][:100], name=fields.get("name", "")[:320],
+                   role=fields.get("role"))
+
+
+UNKNOWN_ACTOR = Actor(kind="unknown", id="-", name="")
+
+
+@dataclass(frozen=True)
 class AdminSite:
     site_id: UUID
+    actor: Actor = UNKNOWN_ACTOR
 
     def headers(self) -> dict[str, str]:
-        return {ADMIN_SITE_ID: str(self.site_id)}
+        return {ADMIN_SITE_ID: str(self.site_id), ACTOR: self.actor.header()}
 
 
 def contact_of(request: web.Request) -> Contact:
@@ -59,6 +87,6 @@ def contact_of(request: web.Request) -> Contact:
 def admin_site_of(request: web.Request) -> AdminSite:
     """The site an admin API call acts on; 401 when the gateway established none."""
     try:
-        return AdminSite(site_id=UUID(request.headers[ADMIN_SITE_ID]))
+        return AdminSite(site_id=UUID(request.headers[ADMIN_SITE_ID]), actor=Actor.from_header(request.headers.get(ACTOR)))
     except (KeyError, ValueError):
         raise Unauthorized("An admin API key is required (X-Api-Key).") from None

@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.cli import migrate_all, seed_demo
+from services.ops.staff import create_staff
 from services.system import SERVICES, System
 
 BASE_DATABASE_URL = os.environ.get("CC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/customer_center")
@@ -203,3 +204,86 @@ async def amqp_session():
     connection = await aio_pika.connect_robust(AMQP_URL)
     yield connection
     await connection.close()
+
+
+# --- the admin console's staff (tests/e2e/admin, tests/browser) ------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffAccount:
+    email: str
+    password: str
+    role: str
+    site: str = "demo"
+
+
+async def _staff(database_url: str, role: str) -> StaffAccount:
+    account = StaffAccount(email=f"{role}-{uuid.uuid4().hex[:10]}@staff.example.org",
+                           password=f"staff {role} {uuid.uuid4().hex[:12]}", role=role)
+    await create_staff(database_url, site_slug=account.site, email=account.email, role=role, password=account.password)
+    return account
+
+
+@pytest.fixture(scope="session")
+async def staff_owner(database_url) -> StaffAccount:
+    """An owner of the demo site (may change everything)."""
+    return await _staff(database_url, "owner")
+
+
+@pytest.fixture(scope="session")
+async def staff_support(database_url) -> StaffAccount:
+    """A support member of the demo site (cannot change site settings, products or API keys)."""
+    return await _staff(database_url, "support")
+
+
+async def console_login(client: aiohttp.ClientSession, account: StaffAccount, *, password: str | None = None,
+                        expect: int = 303) -> aiohttp.ClientResponse:
+    """Log ``client`` in to the admin console as a browser would (the form and its CSRF token)."""
+    import re
+    from html import unescape
+
+    async with client.get(f"/admin/login?site={account.site}", allow_redirects=False) as r:
+        html = await r.text()
+        assert r.status == 200, html[:500]
+    csrf = unescape(re.search(r'name="csrf_token" value="([^"]+)"', html).group(1))
+    form = {"csrf_token": csrf, "site": account.site, "email": account.email,
+            "password": account.password if password is None else password}
+    async with client.post("/admin/login", data=form, allow_redirects=False) as r:
+        await r.read()
+        assert r.status == expect, (r.status, (await r.text())[:500])
+        return r
+
+
+def _console_session(system) -> aiohttp.ClientSession:
+    """A browser-like client of the console: keeps cookies (for 127.0.0.1 too), does not follow
+    redirects unless asked, from a loopback address of its own (its failed logins are its own)."""
+    octets = uuid.uuid4().bytes[:3]
+    host = "127." + ".".join(str(1 + b % 254) for b in octets)
+    connector = aiohttp.TCPConnector(local_addr=(host, 0))
+    session = aiohttp.ClientSession(base_url=system.processes["gateway"].url, connector=connector,
+                                    cookie_jar=aiohttp.CookieJar(unsafe=True))
+    session.address = host
+    return session
+
+
+@pytest.fixture
+async def console_client(system):
+    """A console client not logged in yet."""
+    async with _console_session(system) as session:
+        yield session
+
+
+@pytest.fixture
+async def owner_console(system, staff_owner):
+    """A client logged in to the console as the demo site's owner."""
+    async with _console_session(system) as session:
+        await console_login(session, staff_owner)
+        yield session
+
+
+@pytest.fixture
+async def support_console(system, staff_support):
+    """A client logged in to the console as a support member of the demo site."""
+    async with _console_session(system) as session:
+        await console_login(session, staff_support)
+        yield session

@@ -146,6 +146,29 @@ def account_key(*, site_slug: str, username: str, login_id=None) -> str:
     return f"login:{login_id}" if login_id else f"name:{site_slug}:{username.strip().lower()}"
 
 
+def staff_account_key(*, site_id, email: str) -> str:
+    """A staff account's throttling key: the same for a known and an unknown email."""
+    return f"staff:{site_id}:{email.strip().lower()}"
+
+
+STAFF_ROLES = ("owner", "support")
+
+
+class StaffRejected(AuthError):
+    status = 422
+    code = "validation_failed"
+
+
+def check_staff(email: str, role: str) -> str:
+    """A staff account's email (trimmed) and role, or 422 saying what is wrong."""
+    email = email.strip()
+    if not (3 <= len(email) <= 254 and "@" in email and email.isprintable() and " " not in email):
+        raise StaffRejected("The email address is not valid.", details={"fields": {"email": "an email address"}})
+    if role not in STAFF_ROLES:
+        raise StaffRejected("The role must be owner or support.", details={"fields": {"role": "owner or support"}})
+    return email
+
+
 def address_key(address: str) -> str:
     return f"addr:{address}"
 

@@ -281,3 +281,51 @@ async def forget_old_failures(conn: asyncpg.Connection, window_seconds: int) -> 
 
 async def clear_throttle(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("DELETE FROM login_throttle WHERE key = $1", key)
+
+
+# --- staff (the admin console's accounts) ------------------------------------------------------
+
+
+async def upsert_staff(
+    conn: asyncpg.Connection, *, staff_id: UUID, site_id: UUID, email: str, role: str, password_hash: str
+) -> asyncpg.Record:
+    """A new staff account, or a new role and password for the site's account with this email."""
+    return await conn.fetchrow(
+        "INSERT INTO staff (id, site_id, email, role, password_hash) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (site_id, lower(email)) DO UPDATE SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash"
+        " RETURNING id, site_id, email, role, (xmax = 0) AS created",
+        staff_id, site_id, email, role, password_hash,
+    )
+
+
+async def staff_by_email(conn: asyncpg.Connection, site_id: UUID, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM staff WHERE site_id = $1 AND lower(email) = lower($2)", site_id, email)
+
+
+async def update_staff_password_hash(conn: asyncpg.Connection, staff_id: UUID, password_hash: str) -> None:
+    await conn.execute("UPDATE staff SET password_hash = $2 WHERE id = $1", staff_id, password_hash)
+
+
+async def insert_staff_session(
+    conn: asyncpg.Connection, *, session_id: UUID, staff_id: UUID, token_hash: bytes, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO staff_sessions (id, staff_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)",
+        session_id, staff_id, token_hash, expires_at,
+    )
+
+
+async def staff_of_session(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> asyncpg.Record | None:
+    """The staff member of a live session (not revoked, not expired)."""
+    return await conn.fetchrow(
+        "SELECT st.id, st.site_id, st.email, st.role, se.id AS session_id, se.expires_at"
+        " FROM staff_sessions se JOIN staff st ON st.id = se.staff_id"
+        " WHERE se.token_hash = $1 AND se.revoked_at IS NULL AND se.expires_at > $2",
+        token_hash, now,
+    )
+
+
+async def revoke_staff_session(conn: asyncpg.Connection, token_hash: bytes, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE staff_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL", token_hash, now
+    )

@@ -103,3 +103,31 @@ class RevokedSession(BaseModel):
 class RevokedSessions(BaseModel):
     as_of: datetime
     sessions: list[RevokedSession]
+
+
+class StaffLoginRequest(Body):
+    site_id: UUID
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class StaffTokenRequest(Body):
+    token: str = Field(min_length=10, max_length=200)
+
+
+class StaffMember(BaseModel):
+    id: UUID
+    site_id: UUID
+    email: str
+    role: str
+
+
+class StaffSession(BaseModel):
+    token: str
+    expires_at: datetime
+    staff: StaffMember
+
+
+class StaffOfSession(BaseModel):
+    staff: StaffMember
+    expires_at: datetime

@@ -11,6 +11,7 @@ class AuthSettings(ServiceSettings):
     resets_per_hour: int = 3
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_days: int = 30
+    staff_session_ttl_hours: int = 12  # an admin console session, from its login (no sliding)
     # How often a running auth looks for a newer signing key (after `python -m services.auth rotate-key`).
     signing_key_reload_seconds: float = 5.0
     # argon2id cost; the defaults meet OWASP's recommended minimum (19 MiB, t=2, p=1).

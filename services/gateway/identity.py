@@ -25,7 +25,7 @@ from services.gateway.upstream import CLIENT, call, forward
 from services.gateway.web import session
 from shared.app import SETTINGS
 from shared.errors import Unauthorized
-from shared.identity import AdminSite, Contact
+from shared.identity import Actor, AdminSite, Contact
 from shared.logging import get_logger
 
 log = get_logger("gateway.identity")
@@ -226,7 +226,11 @@ async def authenticate_admin(request: web.Request) -> AdminSite:
     if status != 200:
         cache.pop(digest, None)
         raise Unauthorized("The admin API key is not valid.")
-    site = AdminSite(site_id=UUID(json.loads(payload)["site_id"]))
+    answer = json.loads(payload)
+    site = AdminSite(
+        site_id=UUID(answer["site_id"]),
+        actor=Actor(kind="api_key", id=answer.get("key_id", "-"), name=answer.get("label", "")),
+    )
     if len(cache) > 10_000:
         cache.clear()
     cache[digest] = (site, time.monotonic())

@@ -46,6 +46,11 @@ _env.filters["money"] = money
 _env.filters["day"] = day
 
 
+def add_filter(name: str, function) -> None:
+    """A filter the templates may use (the admin console adds its own)."""
+    _env.filters[name] = function
+
+
 def language(request: web.Request, site: dict | None) -> str:
     return choose_language(request.query.get("lang"), request.cookies.get(LANG_COOKIE), (site or {}).get("language"))
 

@@ -113,7 +113,8 @@ async def delete_api_key(conn: asyncpg.Connection, site_id: UUID, key_id: UUID) 
 
 async def site_of_api_key(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT s.id AS site_id, s.slug AS site_slug FROM api_keys k JOIN sites s ON s.id = k.site_id"
+        "SELECT s.id AS site_id, s.slug AS site_slug, k.id AS key_id, k.label FROM api_keys k"
+        " JOIN sites s ON s.id = k.site_id"
         " WHERE k.key_hash = $1",
         key_hash,
     )

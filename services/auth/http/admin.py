@@ -8,6 +8,7 @@ from services.auth import repository as repo
 from services.auth.links import issue_password_link
 from services.auth.http.common import path_uuid, settings_of
 from services.auth.schemas import CredentialsResent
+from shared import audit
 from shared.app import POOL
 from shared.db import unit_of_work
 from shared.errors import NotFound
@@ -24,7 +25,8 @@ routes = web.RouteTableDef()
 async def resend_credentials(request: web.Request) -> web.Response:
     """A fresh set-password link by email (the welcome email again, ``resent=True``); every older
     link of the login dies."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     contact_id = path_uuid(request, "contact_id")
     settings = settings_of(request)
     now = datetime.now(timezone.utc)
@@ -55,5 +57,7 @@ async def resend_credentials(request: web.Request) -> web.Response:
                 resent=True,
             )
         )
+        await audit.record(uow.conn, admin, "credentials.resent", "login", login["id"], contact_id=contact_id,
+                           after={"username": login["username"], "email": login["email"], "link_expires_at": expires_at})
     log.info("credentials.resent", login_id=str(login["id"]), contact_id=str(contact_id))
     return json_response(CredentialsResent(login_id=login["id"], username=login["username"], expires_at=expires_at), status=202)

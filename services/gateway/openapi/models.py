@@ -516,3 +516,31 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, bool]
+
+
+# --- the audit log (every service's entries, merged by the gateway) ---------------------------------
+
+
+class AuditActor(BaseModel):
+    kind: Literal["staff", "api_key", "unknown"]
+    id: str
+    name: str
+    role: str | None
+
+
+class AuditEntry(BaseModel):
+    id: UUID
+    at: datetime
+    actor: AuditActor
+    action: str
+    target_type: str
+    target_id: str | None
+    contact_id: UUID | None
+    before: Any
+    after: Any
+    service: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntry]
+    next_before: datetime | None = Field(description="Pass as `before` for the next (older) page; null at the end.")

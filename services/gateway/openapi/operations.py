@@ -213,6 +213,17 @@ OPERATIONS_API = [
           description="Each service applies it once (its inbox absorbs a copy it already applied)."),
 ]
 
+AUDIT = [
+    admin("GET", "/admin/api/audit", "Who did what, when, before and after: every service's entries, newest first",
+          "Audit", {200: m.AuditPage, 422: E},
+          query=[query("contact_id", {"type": "string", "format": "uuid"}, "Only the entries about this contact."),
+                 query("before", {"type": "string", "format": "date-time"}, "Entries older than this (`next_before`)."),
+                 query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})],
+          description="Every admin action (API key or console) writes its entry in the same transaction as its "
+                      "effect. 503 naming a service that cannot answer."),
+>>>>>>> admin-core
+]
+
 GATEWAY = [
     Op("GET", "/openapi.json", "This document", "Gateway", {200: {"type": "object"}}, forwarded=False),
     Op("GET", "/healthz", "The gateway is up", "Gateway", {200: m.Health}, forwarded=False),
@@ -270,4 +281,4 @@ PAGES = [
     form("/center/account/password", "Change the password (other sessions end)"),
 ]
 
-OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *OPERATIONS_API, *GATEWAY, *PAGES]
+OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *OPERATIONS_API, *AUDIT, *GATEWAY, *PAGES]

@@ -319,4 +319,6 @@ FR = {
     "receipt.print": "Imprimer",
 }
 
-MESSAGES = {"en": EN, "fr": FR}
+from services.gateway.admin import catalogue as admin  # noqa: E402 (the console's texts)
+
+MESSAGES = {"en": EN | admin.EN, "fr": FR | admin.FR}

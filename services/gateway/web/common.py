@@ -11,7 +11,7 @@ from services.gateway.web.i18n import Translator
 from services.gateway.web.session import CSRF_FIELD, check_csrf
 from shared.errors import ServiceError
 
-API_PREFIXES = ("/api/", "/admin/", "/internal/", "/sandbox/", "/.well-known/", "/static/", "/healthz", "/readyz", "/metrics")
+API_PREFIXES = ("/api/", "/admin/api/", "/internal/", "/sandbox/", "/.well-known/", "/static/", "/healthz", "/readyz", "/metrics")
 
 
 class Answer:
@@ -68,5 +68,9 @@ async def page_errors(request: web.Request, handler):
     except ServiceError as exc:
         if request.path.startswith(API_PREFIXES):
             raise
-        return render(request, "error.html", status=exc.status, title_key="error.title",
-                      error=error_text(request, None, "csrf" if exc.code == "csrf_failed" else exc.code))
+        error = error_text(request, None, "csrf" if exc.code == "csrf_failed" else exc.code)
+        if request.path == "/admin" or request.path.startswith("/admin/"):
+            from services.gateway.admin.console import render_error  # the console's layout, its navigation
+
+            return await render_error(request, exc.status, error)
+        return render(request, "error.html", status=exc.status, title_key="error.title", error=error)

@@ -19,6 +19,7 @@ from services.membership.schemas import (
     GrantOut,
     GrantRevoke,
 )
+from shared import audit
 from shared.errors import NotFound
 from shared.events.membership import ContactCreated
 from shared.http import json_response, read_body
@@ -52,7 +53,8 @@ def contact_out(row: dict, grants=None) -> ContactOut:
 @routes.post("/admin/api/contacts")
 async def create_contact(request: web.Request) -> web.Response:
     """A contact added by the business: the same ``membership.contact.created``; a grant only if asked."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, ContactCreate)
     contact_id = uuid.uuid4()
     async with work(request) as uow:
@@ -87,6 +89,8 @@ async def create_contact(request: web.Request) -> web.Response:
         if level is not None:
             await grant_level(uow, site=site, contact=contact, level=level, source="manual", starts_at=datetime.now(timezone.utc))
         grants = await repo.grants_of_contact(uow.conn, contact_id)
+        await audit.record(uow.conn, admin, "contact.created", "contact", contact_id, contact_id=contact_id,
+                           after=contact_out(contact, grants))
     log.info("contact.created", contact_id=str(contact_id))
     return json_response(contact_out(contact, grants), status=201)
 
@@ -118,12 +122,14 @@ async def get_contact(request: web.Request) -> web.Response:
 
 @routes.patch("/admin/api/contacts/{contact_id}")
 async def patch_contact(request: web.Request) -> web.Response:
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     contact_id = path_id(request, "contact_id")
     body = await read_body(request, ContactPatch)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     async with work(request) as uow:
-        if await repo.contact(uow.conn, site_id, contact_id, for_update=True) is None:
+        before = await repo.contact(uow.conn, site_id, contact_id, for_update=True)
+        if before is None:
             raise NotFound("No such contact.")
         if "fields" in changes:
             changes["fields"] = check_fields(await repo.field_definitions(uow.conn, site_id), body.fields)
@@ -134,6 +140,8 @@ async def patch_contact(request: web.Request) -> web.Response:
         await repo.update_contact(uow.conn, contact_id, changes)
         row = await repo.contact(uow.conn, site_id, contact_id)
         grants = await repo.grants_of_contact(uow.conn, contact_id)
+        await audit.record(uow.conn, admin, "contact.updated", "contact", contact_id, contact_id=contact_id,
+                           before=contact_out(before), after=contact_out(row))
     log.info("contact.updated", contact_id=str(contact_id), changed=sorted(changes))
     return json_response(contact_out(row, grants))
 
@@ -141,13 +149,16 @@ async def patch_contact(request: web.Request) -> web.Response:
 @routes.post("/admin/api/fields")
 async def create_field(request: web.Request) -> web.Response:
     """A custom field definition of the site: text, number, date or choice."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, FieldCreate)
+    field_id = uuid.uuid4()
     async with work(request) as uow:
         if not await repo.insert_field_definition(
-            uow.conn, field_id=uuid.uuid4(), site_id=site_id, name=body.name, type=body.type, choices=body.choices
+            uow.conn, field_id=field_id, site_id=site_id, name=body.name, type=body.type, choices=body.choices
         ):
             raise NameTaken("This site already has a custom field by that name.")
+        await audit.record(uow.conn, admin, "field.created", "field", field_id, after=body)
     return json_response(body, status=201)
 
 
@@ -162,7 +173,8 @@ async def list_fields(request: web.Request) -> web.Response:
 @routes.post("/admin/api/contacts/{contact_id}/grants")
 async def grant(request: web.Request) -> web.Response:
     """A manual grant: ``membership.granted`` (the contact's first one on the site issues credentials)."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     contact_id = path_id(request, "contact_id")
     body = await read_body(request, GrantCreate)
     async with work(request) as uow:
@@ -183,6 +195,8 @@ async def grant(request: web.Request) -> web.Response:
             ends_at=body.ends_at,
         )
         [made] = [g for g in await repo.grants_of_contact(uow.conn, contact_id) if g.id == grant_id]
+        await audit.record(uow.conn, admin, "grant.created", "grant", grant_id, contact_id=contact_id,
+                           after=grant_out(made))
     log.info("grant.manual", grant_id=str(grant_id), contact_id=str(contact_id))
     return json_response(grant_out(made), status=201)
 
@@ -190,7 +204,8 @@ async def grant(request: web.Request) -> web.Response:
 @routes.delete("/admin/api/contacts/{contact_id}/grants/{grant_id}")
 async def revoke(request: web.Request) -> web.Response:
     """Ends the grant now: ``membership.revoked``."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     contact_id, grant_id = path_id(request, "contact_id"), path_id(request, "grant_id")
     body = await read_body(request, GrantRevoke) if request.can_read_body else GrantRevoke()
     now = datetime.now(timezone.utc)
@@ -204,5 +219,7 @@ async def revoke(request: web.Request) -> web.Response:
             raise GrantAlreadyEnded()
         await end_grant(uow, site_id=site_id, contact_id=contact_id, grant=found, ends_at=now, reason=body.reason)
         [ended] = [g for g in await repo.grants_of_contact(uow.conn, contact_id) if g.id == grant_id]
+        await audit.record(uow.conn, admin, "grant.revoked", "grant", grant_id, contact_id=contact_id,
+                           before=grant_out(found), after=grant_out(ended))
     log.info("grant.revoked", grant_id=str(grant_id), contact_id=str(contact_id))
     return json_response(grant_out(ended))

@@ -70,7 +70,9 @@ async def verify_api_key(request: web.Request) -> web.Response:
         row = await repo.site_of_api_key(conn, hashlib.sha256(body.key.encode()).digest())
     if row is None:
         raise Unauthorized("The admin API key is not valid.")
-    return web.json_response({"site_id": str(row["site_id"]), "site": row["site_slug"]})
+    return web.json_response(
+        {"site_id": str(row["site_id"]), "site": row["site_slug"], "key_id": str(row["key_id"]), "label": row["label"]}
+    )
 
 
 @routes.get("/api/me")

@@ -230,6 +230,9 @@ async def test_membership_admin_operations_match_the_document(api, gateway, smtp
 
     await eventually(has_login, message="auth made the granted contact a login")
     await api.post(f"/admin/api/contacts/{NOBODY}/resend-credentials", headers=ADMIN, expect=404)
+    await api.get(f"/admin/api/audit?contact_id={cid}&limit=2", headers=ADMIN, expect=200)
+    await api.get("/admin/api/audit?before=yesterday", headers=ADMIN, expect=422)
+    await api.get("/admin/api/audit", expect=401)
 
     name = "f_" + uuid.uuid4().hex[:8]
     await api.post("/admin/api/fields", json={"name": name, "type": "text"}, headers=ADMIN, expect=201)

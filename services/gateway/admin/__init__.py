@@ -1,0 +1,1 @@
+"""The admin console (``/admin``): staff of a site manage it in a browser. See README.md here."""
