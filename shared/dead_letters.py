@@ -26,6 +26,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aiohttp import web
 
+from shared import audit
 from shared.app import BUS, POOL, SETTINGS
 from shared.bus import Bus
 from shared.errors import NotFound, ServiceError
@@ -180,7 +181,8 @@ async def list_dead_letters(request: web.Request) -> web.Response:
 @routes.post("/admin/api/dead-letters/{id}/replay")
 async def replay_dead_letter(request: web.Request) -> web.Response:
     """Another site's dead letter, or one not there (any more): 404."""
-    site_id = str(admin_site_of(request).site_id)
+    admin = admin_site_of(request)
+    site_id = str(admin.site_id)
     message_id = request.match_info["id"]
     settings = request.app[SETTINGS]
     async with _dead_letter_queue(request) as (channel, queue_name):
@@ -189,6 +191,10 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
         )
     if not replayed:
         raise NotFound("No such dead letter.")
+    async with request.app[POOL].acquire() as conn:
+        for letter in replayed:  # the broker has no transaction to share: recorded once it confirmed
+            await audit.record(conn, admin, "dead_letter.replayed", "dead_letter", letter.message_id,
+                               before=letter.view(settings.service))
     return web.json_response({"replayed": [d.view(settings.service) for d in replayed]})
 
 

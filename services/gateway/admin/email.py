@@ -27,7 +27,7 @@ def _q(value: str) -> str:
 
 async def _templates(request: web.Request, staff: Staff, **kw) -> web.Response:
     templates = need(await ask_as(request, staff, "notify", "GET", "/admin/api/templates"), "notify")
-    return await page(request, staff, "admin/templates", "templates", templates=templates["templates"], **kw)
+    return await page(request, staff, "templates", "templates", templates=templates["templates"], **kw)
 
 
 @routes.get("/admin/templates")
@@ -43,7 +43,7 @@ async def _template(request: web.Request, staff: Staff, name: str, **kw) -> web.
                     "text": "", "html": "", "description": "", "new": True}
     else:
         template = need(answer, "notify")
-    return await page(request, staff, "admin/template", "templates", template=template, **kw)
+    return await page(request, staff, "template", "templates", email_template=template, **kw)
 
 
 @routes.get("/admin/templates/{name}")
@@ -96,7 +96,7 @@ async def reset_template(request: web.Request, staff: Staff) -> web.Response:
 async def _sequences(request: web.Request, staff: Staff, **kw) -> web.Response:
     sequences = need(await ask_as(request, staff, "notify", "GET", "/admin/api/sequences"), "notify")
     templates = need(await ask_as(request, staff, "notify", "GET", "/admin/api/templates"), "notify")
-    return await page(request, staff, "admin/sequences", "sequences", sequences=sequences["sequences"],
+    return await page(request, staff, "sequences", "sequences", sequences=sequences["sequences"],
                       templates=[t for t in templates["templates"] if t["kind"] == "custom"], **kw)
 
 
@@ -138,7 +138,7 @@ async def delete_sequence(request: web.Request, staff: Staff) -> web.Response:
 
 async def _webhooks(request: web.Request, staff: Staff, **kw) -> web.Response:
     hooks = need(await ask_as(request, staff, "notify", "GET", "/admin/api/webhooks"), "notify")
-    return await page(request, staff, "admin/webhooks", "webhooks", webhooks=hooks["webhooks"], **kw)
+    return await page(request, staff, "webhooks", "webhooks", webhooks=hooks["webhooks"], **kw)
 
 
 @routes.get("/admin/webhooks")
@@ -176,12 +176,12 @@ async def messages_page(request: web.Request, staff: Staff) -> web.Response:
     query = {k: request.query[k] for k in ("contact_id", "cursor") if request.query.get(k)}
     answer = await ask_as(request, staff, "notify", "GET", "/admin/api/messages?" + urlencode({**query, "limit": 50}))
     if answer.status == 422:
-        return await page(request, staff, "admin/messages", "messages", status=422, messages=[], older=None,
+        return await page(request, staff, "messages", "messages", status=422, messages=[], older=None,
                           error=problem(request, answer))
     body = need(answer, "notify")
     older = body["next_cursor"] and "/admin/messages?" + urlencode(
         {**{k: v for k, v in query.items() if k == "contact_id"}, "cursor": body["next_cursor"]})
-    return await page(request, staff, "admin/messages", "messages", messages=body["messages"], older=older)
+    return await page(request, staff, "messages", "messages", messages=body["messages"], older=older)
 
 
 async def _deliveries(request: web.Request, staff: Staff, **kw) -> web.Response:
@@ -191,7 +191,7 @@ async def _deliveries(request: web.Request, staff: Staff, **kw) -> web.Response:
     if chosen and any(h["id"] == chosen for h in hooks):
         deliveries = need(await ask_as(request, staff, "notify", "GET", f"/admin/api/webhooks/{_q(chosen)}/deliveries"),
                           "notify")["deliveries"]
-    return await page(request, staff, "admin/deliveries", "deliveries", webhooks=hooks, chosen=chosen,
+    return await page(request, staff, "deliveries", "deliveries", webhooks=hooks, chosen=chosen,
                       deliveries=deliveries, **kw)
 
 
@@ -213,7 +213,7 @@ async def replay_delivery(request: web.Request, staff: Staff) -> web.Response:
 
 async def _dead_letters(request: web.Request, staff: Staff, **kw) -> web.Response:
     letters, unavailable = await api_ops.dead_letters(request, staff.admin)
-    return await page(request, staff, "admin/dead_letters", "dead_letters", letters=letters,
+    return await page(request, staff, "dead_letters", "dead_letters", letters=letters,
                       unavailable=unavailable, **kw)
 
 

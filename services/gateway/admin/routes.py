@@ -1,5 +1,5 @@
 """Every console route (one module per area; add yours to the list)."""
 
-from services.gateway.admin import audit, login
+from services.gateway.admin import audit, email, login, setup
 
-routes = [*login.routes, *audit.routes]
+routes = [*login.routes, *audit.routes, *setup.routes, *email.routes]

@@ -32,9 +32,9 @@ def need(answer: Answer, service: str) -> dict:
     return answer.body
 
 
-async def page(request: web.Request, staff: Staff, template: str, section: str, *, status: int = 200,
+async def page(request: web.Request, staff: Staff, page_name: str, section: str, *, status: int = 200,
                error: str | None = None, form: dict | None = None, **context) -> web.Response:
-    return await render_console(request, f"{template}.html", staff=staff, section=section,
+    return await render_console(request, f"{page_name}.html", staff=staff, section=section,
                                 title_key=f"admin.nav.{section}", status=status, error=error,
                                 done=None if error else done_of(request), form=form or {}, **context)
 
@@ -44,7 +44,7 @@ async def page(request: web.Request, staff: Staff, template: str, section: str, 
 
 async def _products(request: web.Request, staff: Staff, **kw) -> web.Response:
     products = need(await ask_as(request, staff, "billing", "GET", "/admin/api/products?limit=200"), "billing")
-    return await page(request, staff, "admin/products", "products", products=products["products"], **kw)
+    return await page(request, staff, "products", "products", products=products["products"], **kw)
 
 
 @routes.get("/admin/products")
@@ -89,7 +89,7 @@ def _int(value: str):
 
 async def _programs(request: web.Request, staff: Staff, **kw) -> web.Response:
     programs = need(await ask_as(request, staff, "membership", "GET", "/admin/api/programs"), "membership")
-    return await page(request, staff, "admin/programs", "programs", programs=programs["items"], **kw)
+    return await page(request, staff, "programs", "programs", programs=programs["items"], **kw)
 
 
 @routes.get("/admin/programs")
@@ -125,7 +125,7 @@ async def _levels(request: web.Request, staff: Staff) -> list[dict]:
 
 async def _pages(request: web.Request, staff: Staff, **kw) -> web.Response:
     pages = need(await ask_as(request, staff, "membership", "GET", "/admin/api/pages"), "membership")
-    return await page(request, staff, "admin/pages", "pages", pages=pages["items"],
+    return await page(request, staff, "pages", "pages", pages=pages["items"],
                       levels=await _levels(request, staff), **kw)
 
 
@@ -152,7 +152,7 @@ async def _rules(request: web.Request, staff: Staff, **kw) -> web.Response:
     rules = need(await ask_as(request, staff, "membership", "GET", "/admin/api/rules"), "membership")
     products = need(await ask_as(request, staff, "billing", "GET", "/admin/api/products?limit=200"), "billing")
     names = {p["id"]: p["name"] for p in products["products"]}
-    return await page(request, staff, "admin/rules", "rules", rules=rules["items"], products=products["products"],
+    return await page(request, staff, "rules", "rules", rules=rules["items"], products=products["products"],
                       product_names=names, levels=await _levels(request, staff), **kw)
 
 
@@ -179,7 +179,7 @@ async def _site(request: web.Request, staff: Staff) -> dict:
 
 
 async def _registration(request: web.Request, staff: Staff, **kw) -> web.Response:
-    return await page(request, staff, "admin/registration", "registration", site_settings=await _site(request, staff),
+    return await page(request, staff, "registration", "registration", site_settings=await _site(request, staff),
                       levels=await _levels(request, staff), **kw)
 
 
@@ -206,7 +206,7 @@ async def save_registration(request: web.Request, staff: Staff) -> web.Response:
 
 
 async def _settings(request: web.Request, staff: Staff, **kw) -> web.Response:
-    return await page(request, staff, "admin/settings", "settings", site_settings=await _site(request, staff), **kw)
+    return await page(request, staff, "settings", "settings", site_settings=await _site(request, staff), **kw)
 
 
 @routes.get("/admin/settings")
@@ -238,7 +238,7 @@ async def save_settings(request: web.Request, staff: Staff) -> web.Response:
 
 async def _keys(request: web.Request, staff: Staff, **kw) -> web.Response:
     keys = need(await ask_as(request, staff, "membership", "GET", "/admin/api/api-keys"), "membership")
-    return await page(request, staff, "admin/api_keys", "api_keys", keys=keys["api_keys"], **kw)
+    return await page(request, staff, "api_keys", "api_keys", keys=keys["api_keys"], **kw)
 
 
 @routes.get("/admin/api-keys")

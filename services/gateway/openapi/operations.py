@@ -221,7 +221,6 @@ AUDIT = [
                  query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})],
           description="Every admin action (API key or console) writes its entry in the same transaction as its "
                       "effect. 503 naming a service that cannot answer."),
->>>>>>> admin-core
 ]
 
 GATEWAY = [
