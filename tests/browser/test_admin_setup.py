@@ -38,6 +38,11 @@ async def test_support_gets_403_on_site_settings_and_an_owner_saves_them_with_re
                 await expect(page.get_by_role("alert")).to_contain_text("Only the site's owner can do this")
                 await assert_accessible(page, axe_source)
                 continue
+            for link in ("Products", "Programs and levels", "Protected pages", "Rules", "Registration",
+                         "Email templates", "Sequences", "Webhooks", "API keys", "Webhook deliveries"):
+                await nav.get_by_role("link", name=link).click()
+                await expect(page.get_by_role("heading", level=1)).to_have_text(link)
+                await assert_accessible(page, axe_source)
             await nav.get_by_role("link", name="Site settings").click()
             await expect(page.get_by_role("heading", name="Site settings")).to_be_visible()
             await assert_accessible(page, axe_source)

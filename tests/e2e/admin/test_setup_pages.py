@@ -40,6 +40,10 @@ async def test_every_page_opens_for_an_owner_and_support_gets_403_for_the_owners
     for path in PAGES:
         html = await page(owner_console, path)
         assert "<h1>" in html and 'class="error"' not in html, path
+    for path in PAGES:  # every text is in the French catalogue too
+        html = await page(owner_console, path + "?lang=fr")
+        assert '<html lang="fr">' in html, path
+    assert "Paramètres du site" in await page(owner_console, "/admin/settings")
     for path in PAGES:
         html = await page(support_console, path, 403 if path in OWNER_ONLY else 200)
         if path in OWNER_ONLY:
