@@ -48,7 +48,8 @@ class Bus:
             await self.connection.close()
 
     async def publish(
-        self, routing_key: str, body: bytes, *, message_id: str, correlation_id: str, queue: str | None = None
+        self, routing_key: str, body: bytes, *, message_id: str, correlation_id: str, queue: str | None = None,
+        headers: dict | None = None,
     ) -> None:
         """Publish one persistent message and wait for the broker's confirm; to one ``queue`` alone
         when given (a dead letter replayed to the consumer that gave up on it).
@@ -62,6 +63,7 @@ class Bus:
             message_id=message_id,
             correlation_id=correlation_id,
             type=routing_key,
+            headers=headers,
         )
         try:
             if queue is not None:

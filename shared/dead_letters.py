@@ -142,6 +142,8 @@ async def replay(bus: Bus, channel: AbstractChannel, queue_name: str, chosen) ->
             await bus.publish(
                 letter.routing_key, message.body, message_id=letter.message_id,
                 correlation_id=letter.correlation_id, queue=letter.queue,
+                # Its history goes along: dead again, the broker counts a second death.
+                headers={"x-death": message.headers["x-death"]} if (message.headers or {}).get("x-death") else None,
             )
             await message.ack()
             replayed.append(letter)

@@ -30,12 +30,19 @@ async def publish_poison(amqp, bus_prefix: str, site_id=DEMO_SITE_ID) -> dict:
 
 
 async def park_in_billing_dead_letters(amqp, bus_prefix: str, site_id=DEMO_SITE_ID) -> dict:
-    """A good event in billing's dead-letter queue, as one sits there after its handler kept failing
-    (e.g. while a dependency was down): replaying it must now apply it."""
+    """A good event in billing's dead-letter queue with the ``x-death`` the broker writes when a
+    handler kept failing past the delivery limit (e.g. while a dependency was down; the real thing
+    takes six failed deliveries with backoff): replaying it must now apply it, in billing alone."""
     envelope = contact_created(site_id)
     channel = await amqp.channel(publisher_confirms=True)
     dead = await channel.get_exchange(f"{bus_prefix}cc.dead")
-    await dead.publish(_message(envelope), routing_key=f"{bus_prefix}billing.events.dead", mandatory=True)
+    message = _message(envelope)
+    message.headers = {"x-death": [{
+        "count": 1, "reason": "delivery_limit", "queue": f"{bus_prefix}billing.events",
+        "time": datetime.now(timezone.utc).replace(microsecond=0), "exchange": f"{bus_prefix}cc.events",
+        "routing-keys": [envelope["type"]],
+    }]}
+    await dead.publish(message, routing_key=f"{bus_prefix}billing.events.dead", mandatory=True)
     await channel.close()
     return envelope
 

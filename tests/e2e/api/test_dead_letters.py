@@ -58,6 +58,15 @@ async def test_a_sites_dead_letters_are_its_own_listed_whole_and_a_replayed_one_
     assert parked[1]["id"] not in after and poison["id"] in after
     assert [i for i in after if i in {p["id"] for p in parked}] == [parked[0]["id"], parked[2]["id"]]
     assert await db.fetchval("SELECT count(*) FROM billing.contacts WHERE id = $1", contact_id) == 1
+    # Replaying a message still broken: delivered again to each queue it died in, rejected again.
+    _, answer = await api.post(f"/admin/api/dead-letters/{poison['id']}/replay", headers=X, expect=200)
+    assert "billing" in [d["service"] for d in answer["replayed"]]
+
+    async def dead_again():
+        again = [d for d in await listed(api, X) if d["id"] == poison["id"] and d["service"] == "billing"]
+        return again if again and again[0]["deaths"] >= 2 else None
+
+    assert (await eventually(dead_again, message="the replayed poison dead again"))[0]["reason"] == "rejected"
     # The others are left for the operator: replay them so later tests find an empty queue of this site.
     for p in (parked[0], parked[2]):
         await api.post(f"/admin/api/dead-letters/{p['id']}/replay", headers=X, expect=200)
