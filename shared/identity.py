@@ -1,8 +1,9 @@
 """Who is calling, as the gateway established it.
 
-The gateway verifies the access token (customer API) or the admin API key (admin API) and calls the
-services with these headers; it never forwards a client's own ``X-CC-*`` headers. Services are not
-reachable from outside (only the gateway takes outside traffic), so they trust them.
+The gateway verifies the access token (customer API), the admin API key (admin API) or the staff
+session (the admin console, acting through the admin API) and calls the services with these
+headers; it never forwards a client's own ``X-CC-*`` headers. Services are not reachable from
+outside (only the gateway takes outside traffic), so they trust them.
 """
 
 from dataclasses import dataclass

@@ -329,3 +329,11 @@ async def revoke_staff_session(conn: asyncpg.Connection, token_hash: bytes, now:
     await conn.execute(
         "UPDATE staff_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL", token_hash, now
     )
+
+
+async def revoke_sessions_of_staff(conn: asyncpg.Connection, staff_id: UUID) -> int:
+    """Every open session of the staff member ends (a new password was set)."""
+    result = await conn.execute(
+        "UPDATE staff_sessions SET revoked_at = now() WHERE staff_id = $1 AND revoked_at IS NULL", staff_id
+    )
+    return int(result.split()[-1])

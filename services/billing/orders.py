@@ -13,7 +13,9 @@ from services.billing.domain import (
     CardTokenInvalid, OrderStateConflict, idempotency_key, not_found, period_start,
 )
 from services.billing.schemas import CancelIn, OrderIn, OrderPatch
+from shared import audit
 from shared.db import unit_of_work
+from shared.identity import AdminSite
 from shared.events.billing import Money, OrderCreated, SubscriptionCancelled
 from shared.logging import get_logger
 
@@ -24,10 +26,29 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def audited(o) -> dict:
+    """An order as an audit entry shows it: the card by brand and last digits (never its token)."""
+    return {
+        "product": o["product_name"], "status": o["status"],
+        "card": f"{o['card_brand']} ending in {o['card_last4']}" if o["card_id"] else None,
+        "next_billing_date": o["next_billing_at"], "cancel_at_period_end": o["cancel_at_period_end"],
+        "cancel_reason": o["cancel_reason"], "paused_at": o["paused_at"], "access_ends_at": o["access_ends_at"],
+    }
+
+
+async def _audit(uow, admin: AdminSite | None, action: str, site_id: UUID, order_id: UUID, before) -> None:
+    """An admin's change of an order, in its transaction (a customer's own changes are not audited)."""
+    if admin is None:
+        return
+    after = await repo.order(uow.conn, order_id, site_id)
+    await audit.record(uow.conn, admin, action, "order", order_id, contact_id=after["contact_id"],
+                       before=audited(before) if before is not None else None, after=audited(after))
+
+
 ORDER_KEYS = uuid.UUID("0b7f4a52-5d0e-4c59-9a43-6f1f3e7c2b10")
 
 
-async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn) -> tuple[UUID, bool]:
+async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn, *, admin: AdminSite | None = None) -> tuple[UUID, bool]:
     """As an order form would: charge the first period now; the order exists only if that succeeded.
 
     Returns (order id, created). With ``idempotency_key`` the order id, and so the charge's key, are
@@ -56,7 +77,7 @@ async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn) -> tuple[UUID, boo
         log.info("order.refused", product_id=str(product.id), code=result.code)
         raise refusal(Attempt({}, key, result))
     try:
-        await _record_order(ctx, site_id, body, product, details, order_id, invoice_id, key, result, now)
+        await _record_order(ctx, site_id, body, product, details, order_id, invoice_id, key, result, now, admin)
     except asyncpg.UniqueViolationError:
         if body.idempotency_key:  # the same request, concurrently: it recorded the order first
             return order_id, False
@@ -72,7 +93,8 @@ async def place_order(ctx: Ctx, site_id: UUID, body: OrderIn) -> tuple[UUID, boo
     return order_id, True
 
 
-async def _record_order(ctx: Ctx, site_id, body: OrderIn, product, details, order_id, invoice_id, key, result, now) -> None:
+async def _record_order(ctx: Ctx, site_id, body: OrderIn, product, details, order_id, invoice_id, key, result, now,
+                        admin: AdminSite | None) -> None:
     recurring = product.kind != "one_time"
     period_end = period_start(now, 0, 1, product.interval, product.interval_count) if recurring else None
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
@@ -105,9 +127,10 @@ async def _record_order(ctx: Ctx, site_id, body: OrderIn, product, details, orde
                 amount=Money(amount=product.amount, currency=product.currency), created_at=now,
             )
         )
+        await _audit(uow, admin, "order.created", site_id, order_id, None)
 
 
-async def patch_order(ctx: Ctx, site_id: UUID, order_id: UUID, body: OrderPatch) -> None:
+async def patch_order(ctx: Ctx, site_id: UUID, order_id: UUID, body: OrderPatch, *, admin: AdminSite | None = None) -> None:
     """The admin's change of ONE order: its card, its next billing date. Other orders stay as they are."""
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
         order = await repo.order(uow.conn, order_id, site_id, lock=True)
@@ -125,10 +148,12 @@ async def patch_order(ctx: Ctx, site_id: UUID, order_id: UUID, body: OrderPatch)
                 uow.conn, "orders", order_id, anchor_at=body.next_billing_date,
                 anchor_index=order["periods_billed"], next_billing_at=body.next_billing_date,
             )
+        await _audit(uow, admin, "order.changed", site_id, order_id, order)
     log.info("order.changed", order_id=str(order_id), card=body.card_id is not None, date=body.next_billing_date is not None)
 
 
-async def cancel(ctx: Ctx, site_id: UUID, order_id: UUID, body: CancelIn, *, contact_id: UUID | None, by: str) -> None:
+async def cancel(ctx: Ctx, site_id: UUID, order_id: UUID, body: CancelIn, *, contact_id: UUID | None, by: str,
+                 admin: AdminSite | None = None) -> None:
     now = _now()
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
         # Invoices before the order: the same lock order as the billing run's, so the two never deadlock.
@@ -164,10 +189,11 @@ async def cancel(ctx: Ctx, site_id: UUID, order_id: UUID, body: CancelIn, *, con
                 cancelled_at=now, access_ends_at=access_ends_at,
             )
         )
+        await _audit(uow, admin, "order.cancelled", site_id, order_id, order)
     log.info("subscription.cancelled", order_id=str(order_id), when=body.at, by=by)
 
 
-async def pause(ctx: Ctx, site_id: UUID, order_id: UUID, *, contact_id: UUID | None) -> None:
+async def pause(ctx: Ctx, site_id: UUID, order_id: UUID, *, contact_id: UUID | None, admin: AdminSite | None = None) -> None:
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
         order = await repo.order(uow.conn, order_id, site_id, contact_id, lock=True)
         if order is None:
@@ -175,10 +201,11 @@ async def pause(ctx: Ctx, site_id: UUID, order_id: UUID, *, contact_id: UUID | N
         if order["kind"] != "subscription" or order["status"] != "active" or order["cancel_at_period_end"]:
             raise OrderStateConflict("Only an active subscription can be paused.")
         await repo.update(uow.conn, "orders", order_id, status="paused", paused_at=_now())
+        await _audit(uow, admin, "order.paused", site_id, order_id, order)
     log.info("subscription.paused", order_id=str(order_id))
 
 
-async def resume(ctx: Ctx, site_id: UUID, order_id: UUID, *, contact_id: UUID | None) -> None:
+async def resume(ctx: Ctx, site_id: UUID, order_id: UUID, *, contact_id: UUID | None, admin: AdminSite | None = None) -> None:
     """Nothing was charged while paused; the next billing date moves on by the time it was paused."""
     now = _now()
     async with unit_of_work(ctx.pool, producer=ctx.producer, correlation_id=ctx.correlation_id) as uow:
@@ -192,6 +219,7 @@ async def resume(ctx: Ctx, site_id: UUID, order_id: UUID, *, contact_id: UUID | 
             uow.conn, "orders", order_id, status="active", paused_at=None, anchor_at=next_at,
             anchor_index=order["periods_billed"], next_billing_at=next_at,
         )
+        await _audit(uow, admin, "order.resumed", site_id, order_id, order)
     log.info("subscription.resumed", order_id=str(order_id))
 
 

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 
 from services.auth import repository as auth_repo
-from services.auth.domain import check_password_policy, check_staff
+from services.auth.domain import check_password_policy, check_staff, staff_account_key
 from services.auth.passwords import Passwords
 from services.auth.settings import AuthSettings
 from services.membership import repository as membership
@@ -15,7 +15,8 @@ from services.ops.admin_keys import SiteNotFound
 
 
 async def create_staff(database_url: str, *, site_slug: str, email: str, role: str, password: str) -> tuple[asyncpg.Record, str]:
-    """Create (or, for an email the site already has, update) a staff account → (row, site name)."""
+    """Create (or, for an email the site already has, give a new role and password: its open sessions
+    end and a login lock lifts) a staff account → (row, site name)."""
     email = check_staff(email, role)
     check_password_policy(password, context=(email,))
     membership_conn = await asyncpg.connect(database_url, server_settings={"search_path": "membership"})
@@ -32,9 +33,13 @@ async def create_staff(database_url: str, *, site_slug: str, email: str, role: s
         passwords.close()
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "auth"})
     try:
-        row = await auth_repo.upsert_staff(
-            conn, staff_id=uuid.uuid4(), site_id=site.id, email=email, role=role, password_hash=password_hash
-        )
+        async with conn.transaction():
+            row = await auth_repo.upsert_staff(
+                conn, staff_id=uuid.uuid4(), site_id=site.id, email=email, role=role, password_hash=password_hash
+            )
+            if not row["created"]:  # a new password: the sessions opened with the old one end, a lock lifts
+                await auth_repo.revoke_sessions_of_staff(conn, row["id"])
+            await auth_repo.clear_throttle(conn, staff_account_key(site_id=site.id, email=email))
     finally:
         await conn.close()
     return row, site.name

@@ -13,6 +13,7 @@ from services.billing.http.views import (
     card_view, ctx, invoice_view, order_view, page, paged, path_id, payment_view, product_view, respond,
 )
 from services.billing.schemas import CancelIn, OrderIn, OrderPatch, ProductIn, RunIn
+from shared import audit
 from shared.app import POOL
 from shared.db import unit_of_work
 from shared.http import read_body
@@ -32,8 +33,9 @@ async def create_product(request: web.Request) -> web.Response:
         currency=body.price.currency, interval=body.interval, interval_count=body.interval_count,
         installments=body.installments,
     )
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
         await repo.upsert_product(conn, product)
+        await audit.record(conn, site, "product.created", "product", product.id, after=product_view(product))
     log.info("product.created", product_id=str(product.id), kind=product.kind)
     return respond({"product": product_view(product)}, status=201)
 
@@ -56,7 +58,7 @@ async def _order(request: web.Request, order_id) -> dict:
 async def place_order(request: web.Request) -> web.Response:
     site = admin_site_of(request)
     body = await read_body(request, OrderIn)
-    order_id, created = await orders.place_order(ctx(request), site.site_id, body)
+    order_id, created = await orders.place_order(ctx(request), site.site_id, body, admin=site)
     return respond({"order": await _order(request, order_id)}, status=201 if created else 200)
 
 
@@ -75,7 +77,7 @@ async def patch_order(request: web.Request) -> web.Response:
     site = admin_site_of(request)
     order_id = path_id(request)
     body = await read_body(request, OrderPatch)
-    await orders.patch_order(ctx(request), site.site_id, order_id, body)
+    await orders.patch_order(ctx(request), site.site_id, order_id, body, admin=site)
     return respond({"order": await _order(request, order_id)})
 
 
@@ -84,7 +86,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     site = admin_site_of(request)
     order_id = path_id(request)
     body = await read_body(request, CancelIn)
-    await orders.cancel(ctx(request), site.site_id, order_id, body, contact_id=None, by="admin")
+    await orders.cancel(ctx(request), site.site_id, order_id, body, contact_id=None, by="admin", admin=site)
     return respond({"order": await _order(request, order_id)})
 
 
@@ -92,7 +94,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 async def pause_order(request: web.Request) -> web.Response:
     site = admin_site_of(request)
     order_id = path_id(request)
-    await orders.pause(ctx(request), site.site_id, order_id, contact_id=None)
+    await orders.pause(ctx(request), site.site_id, order_id, contact_id=None, admin=site)
     return respond({"order": await _order(request, order_id)})
 
 
@@ -100,7 +102,7 @@ async def pause_order(request: web.Request) -> web.Response:
 async def resume_order(request: web.Request) -> web.Response:
     site = admin_site_of(request)
     order_id = path_id(request)
-    await orders.resume(ctx(request), site.site_id, order_id, contact_id=None)
+    await orders.resume(ctx(request), site.site_id, order_id, contact_id=None, admin=site)
     return respond({"order": await _order(request, order_id)})
 
 
@@ -143,6 +145,9 @@ async def refund(request: web.Request) -> web.Response:
         if not result.ok:
             raise OrderStateConflict(f"The processor refused the refund ({result.code}).")
         await repo.refund_payment(uow.conn, payment_id, payment["amount"])
+        await audit.record(uow.conn, site, "payment.refunded", "payment", payment_id, contact_id=payment["contact_id"],
+                           before=_audited_payment(payment),
+                           after=_audited_payment(await repo.payment(uow.conn, payment_id, site.site_id)))
     log.info("payment.refunded", payment_id=str(payment_id))
     async with c.pool.acquire() as conn:
         return respond({"payment": payment_view(await repo.payment(conn, payment_id, site.site_id))})
@@ -155,4 +160,11 @@ async def billing_run(request: web.Request) -> web.Response:
     summary = await request.app[BILLING_RUN].run(
         as_of=body.as_of, site_id=site.site_id, contact_id=body.contact_id, correlation_id=request["correlation_id"]
     )
+    async with request.app[POOL].acquire() as conn:  # the run is many transactions: its entry follows them
+        await audit.record(conn, site, "billing.run", "billing_run", None, after=summary.dict())
     return respond({"run": summary.dict()})
+
+
+def _audited_payment(p) -> dict:
+    return {"status": p["status"], "amount": p["amount"], "amount_refunded": p["amount_refunded"],
+            "currency": p["currency"]}

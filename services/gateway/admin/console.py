@@ -9,15 +9,17 @@ as a contact's (it is not a JWT, and no customer route reads this cookie).
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from uuid import UUID
 
 from aiohttp import web
 
-from services.gateway.pages import add_filter, render
+from services.gateway.pages import add_filter, language, render
 from services.gateway.upstream import call
-from services.gateway.web.common import Answer, ask, see_other
-from services.gateway.web.session import _secure
+from services.gateway.web.common import Answer, ask, error_text, see_other
+from services.gateway.web.i18n import Translator
+from services.gateway.web.session import cookies_secure
 from services.gateway.web.sites import site as site_of
 from shared.errors import Forbidden, ServiceError, ServiceUnavailable
 from shared.identity import Actor, AdminSite
@@ -48,7 +50,6 @@ NAV = (
     ("dead_letters", "/admin/dead-letters", False),
     ("audit", "/admin/audit", False),
 )
-ROLES = ("owner", "support")
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,22 @@ def refusal(answer: Answer) -> dict[str, str]:
     return query
 
 
+def flash(request: web.Request, query=None) -> dict:
+    """What the page says after a form (``?done=`` / ``?error=`` and ``fields=``), from the catalogue."""
+    query = request.query if query is None else query
+    t = Translator(language(request, None))
+    done, code = query.get("done"), query.get("error")
+    error = None
+    if code:
+        error = error_text(request, None, code)
+        names = [n for n in re.split(r"[^\w.-]+", query.get("fields", "")) if n][:10]
+        if names:
+            error += " " + t("admin.fields", names=", ".join(names))
+    return {"done": done if done and t.has(f"done.{done}") else None, "error": error}
+
+
 def set_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
-    response.set_cookie(COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=_secure(request))
+    response.set_cookie(COOKIE, token, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=cookies_secure(request))
 
 
 def clear_cookie(response: web.StreamResponse) -> None:

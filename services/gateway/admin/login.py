@@ -6,7 +6,6 @@ import json
 from aiohttp import web
 
 from services.gateway.admin.console import HOME, clear_cookie, console, render_console, set_cookie
-from services.gateway.pages import language
 from services.gateway.upstream import call
 from services.gateway.web.common import ask, error_text, form_with_csrf, see_other
 from services.gateway.web.sites import site as site_of

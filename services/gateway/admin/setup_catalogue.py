@@ -3,15 +3,11 @@
 
 EN = {
     "admin.none": "Nothing here yet.",
-    "admin.save": "Save",
     "admin.delete": "Delete",
     "admin.delete_named": "Delete {name}",
     "admin.replay": "Replay",
     "admin.show": "Show",
     "admin.older": "Older",
-    "admin.actions": "Actions",
-    "admin.yes": "yes",
-    "admin.no": "no",
     "admin.interval.week": "week",
     "admin.interval.month": "month",
     "admin.interval.year": "year",
@@ -19,7 +15,6 @@ EN = {
     "admin.error.fields": "Check: {fields}.",
     "admin.error.redirect_page_lacks_access": "Not saved: members with these levels could not open that page after "
                                               "logging in: {levels}. Give the page these levels, or choose another page.",
-    "error.conflict": "That already exists.",
     "error.undeclared_merge_field": "The template uses a merge field this email does not have.",
     "error.template_invalid": "The template cannot be used.",
     "error.too_many_dead_letters": "There are too many dead letters to show here: the operator can handle them with the command line.",
@@ -154,15 +149,11 @@ EN = {
 
 FR = {
     "admin.none": "Rien pour l'instant.",
-    "admin.save": "Enregistrer",
     "admin.delete": "Supprimer",
     "admin.delete_named": "Supprimer {name}",
     "admin.replay": "Rejouer",
     "admin.show": "Afficher",
     "admin.older": "Plus anciens",
-    "admin.actions": "Actions",
-    "admin.yes": "oui",
-    "admin.no": "non",
     "admin.interval.week": "semaine",
     "admin.interval.month": "mois",
     "admin.interval.year": "an",
@@ -170,7 +161,6 @@ FR = {
     "admin.error.fields": "À vérifier : {fields}.",
     "admin.error.redirect_page_lacks_access": "Non enregistré : les membres de ces niveaux ne pourraient pas ouvrir cette "
                                               "page après connexion : {levels}. Donnez ces niveaux à la page, ou choisissez-en une autre.",
-    "error.conflict": "Cela existe déjà.",
     "error.undeclared_merge_field": "Le modèle utilise un champ de fusion que cet e-mail n'a pas.",
     "error.template_invalid": "Le modèle ne peut pas être utilisé.",
     "error.too_many_dead_letters": "Il y a trop de lettres mortes pour les afficher ici : l'opérateur peut les traiter en ligne de commande.",

@@ -54,7 +54,8 @@ async def web_state(app: web.Application):
     yield
 
 
-def _secure(request: web.Request) -> bool:
+def cookies_secure(request: web.Request) -> bool:
+    """The cookies' `Secure` flag: `CC_COOKIE_SECURE`, or, unset, whether the request came over TLS."""
     setting = request.app[SETTINGS].cookie_secure
     return request.secure if setting is None else setting
 
@@ -76,7 +77,7 @@ def _set(response: web.StreamResponse, request: web.Request, name: str, value: s
         response.headers.add("Set-Cookie", "; ".join([f"{name}={value}", *attributes]))
         return
     response.set_cookie(
-        name, value, max_age=max_age, path="/", httponly=True, samesite="Lax", secure=_secure(request)
+        name, value, max_age=max_age, path="/", httponly=True, samesite="Lax", secure=cookies_secure(request)
     )
 
 

@@ -9,6 +9,7 @@ from services.membership import repository as repo
 from services.membership.domain import NameTaken, UnknownLevel, check_redirect
 from services.membership.http.common import connection, path_id, work
 from services.membership.schemas import LevelCreate, PageCreate, PagePatch, ProgramCreate, RuleCreate
+from shared import audit
 from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.http import read_body
 from shared.identity import admin_site_of
@@ -26,13 +27,16 @@ def _page(row) -> dict:
 
 @routes.post("/admin/api/programs")
 async def create_program(request: web.Request) -> web.Response:
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, ProgramCreate)
     program_id = uuid.uuid4()
+    answer = {"id": str(program_id), "name": body.name, "levels": []}
     async with work(request) as uow:
         if not await repo.upsert_program(uow.conn, program_id=program_id, site_id=site_id, name=body.name):
             raise NameTaken("This site already has a program by that name.")
-    return web.json_response({"id": str(program_id), "name": body.name, "levels": []}, status=201)
+        await audit.record(uow.conn, admin, "program.created", "program", program_id, after=answer)
+    return web.json_response(answer, status=201)
 
 
 @routes.get("/admin/api/programs")
@@ -46,7 +50,8 @@ async def list_programs(request: web.Request) -> web.Response:
 
 @routes.post("/admin/api/levels")
 async def create_level(request: web.Request) -> web.Response:
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, LevelCreate)
     level_id = uuid.uuid4()
     async with work(request) as uow:
@@ -56,10 +61,10 @@ async def create_level(request: web.Request) -> web.Response:
         rank = body.rank if body.rank is not None else await repo.next_rank(uow.conn, program["id"])
         if not await repo.upsert_level(uow.conn, level_id=level_id, program_id=program["id"], name=body.name, rank=rank):
             raise NameTaken("This program already has a level by that name.")
-    return web.json_response(
-        {"id": str(level_id), "program_id": str(program["id"]), "program": program["name"], "name": body.name, "rank": rank},
-        status=201,
-    )
+        answer = {"id": str(level_id), "program_id": str(program["id"]), "program": program["name"], "name": body.name,
+                  "rank": rank}
+        await audit.record(uow.conn, admin, "level.created", "level", level_id, after=answer)
+    return web.json_response(answer, status=201)
 
 
 @routes.get("/admin/api/levels")
@@ -92,7 +97,8 @@ async def _check_levels(conn, site_id, level_ids) -> list:
 @routes.post("/admin/api/pages")
 async def create_page(request: web.Request) -> web.Response:
     """A protected page: any one of its levels opens it."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, PageCreate)
     page_id = uuid.uuid4()
     async with work(request) as uow:
@@ -100,12 +106,14 @@ async def create_page(request: web.Request) -> web.Response:
         if not await repo.upsert_page(uow.conn, page_id=page_id, site_id=site_id, path=body.path, title=body.title, level_ids=level_ids):
             raise Conflict("This site already protects a page at that path.")
         [row] = await repo.pages(uow.conn, site_id, page_id)
+        await audit.record(uow.conn, admin, "page.created", "page", page_id, after=_page(row))
     return web.json_response(_page(row), status=201)
 
 
 @routes.patch("/admin/api/pages/{page_id}")
 async def patch_page(request: web.Request) -> web.Response:
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     page_id = path_id(request, "page_id")
     body = await read_body(request, PagePatch)
     async with work(request) as uow:
@@ -117,8 +125,10 @@ async def patch_page(request: web.Request) -> web.Response:
         if level_ids is not None and site.post_login_redirect == page["path"]:
             # The post-login page keeps opening for every level that can log in.
             check_redirect(await repo.site_levels(uow.conn, site_id), page["path"], set(level_ids))
+        [before] = await repo.pages(uow.conn, site_id, page_id)
         await repo.update_page(uow.conn, page_id, title=body.title, level_ids=level_ids)
         [row] = await repo.pages(uow.conn, site_id, page_id)
+        await audit.record(uow.conn, admin, "page.updated", "page", page_id, before=_page(before), after=_page(row))
     return web.json_response(_page(row))
 
 
@@ -133,7 +143,8 @@ async def list_pages(request: web.Request) -> web.Response:
 @routes.post("/admin/api/rules")
 async def create_rule(request: web.Request) -> web.Response:
     """"The first successful payment of product P grants level L" (applied once per contact)."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, RuleCreate)
     rule_id = uuid.uuid4()
     async with work(request) as uow:
@@ -142,10 +153,10 @@ async def create_rule(request: web.Request) -> web.Response:
             raise UnknownLevel(details={"fields": {"level_id": "no such level on this site"}})
         if not await repo.insert_rule(uow.conn, rule_id=rule_id, site_id=site_id, product_id=body.product_id, level_id=level.id):
             raise Conflict("This rule exists already.")
-    return web.json_response(
-        {"id": str(rule_id), "product_id": str(body.product_id), "level_id": str(level.id), "level": level.name, "program": level.program_name},
-        status=201,
-    )
+        answer = {"id": str(rule_id), "product_id": str(body.product_id), "level_id": str(level.id), "level": level.name,
+                  "program": level.program_name}
+        await audit.record(uow.conn, admin, "rule.created", "rule", rule_id, after=answer)
+    return web.json_response(answer, status=201)
 
 
 @routes.get("/admin/api/rules")

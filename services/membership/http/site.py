@@ -8,6 +8,7 @@ from services.membership import repository as repo
 from services.membership.domain import CANCELLATION_FACTS, CANCELLED_BY, CUSTOMER_CENTER, Site, UnknownLevel, check_redirect
 from services.membership.http.common import connection, work
 from services.membership.schemas import CancellationFields, RegistrationDefaults, SiteOut, SitePatch
+from shared import audit
 from shared.errors import NotFound
 from shared.http import json_response, read_body
 from shared.identity import admin_site_of
@@ -48,7 +49,8 @@ async def get_site(request: web.Request) -> web.Response:
 @routes.patch("/admin/api/site")
 async def patch_site(request: web.Request) -> web.Response:
     """Changes the given settings. A post-login page some level able to log in could not open: 422."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, SitePatch)
     changes: dict = {}
     for name in ("customer_center_enabled", "post_login_redirect", "registration_open", "embed_origins"):
@@ -62,6 +64,7 @@ async def patch_site(request: web.Request) -> web.Response:
         changes["embed_origins"] = list(dict.fromkeys(changes["embed_origins"]))
     async with work(request) as uow:
         conn = uow.conn
+        before = await repo.site_by_id(conn, site_id)
         defaults = body.registration_defaults
         if defaults is not None:
             given = defaults.model_fields_set
@@ -91,6 +94,7 @@ async def patch_site(request: web.Request) -> web.Response:
                 await repo.site_levels(conn, site_id), redirect, {p.level_id for p in page_levels} if page_levels else None
             )
         site = await repo.update_site(conn, site_id, changes)
+        await audit.record(conn, admin, "site.updated", "site", site_id, before=site_out(before), after=site_out(site))
     log.info("site.updated", site_id=str(site_id), changed=sorted(changes))
     return json_response(site_out(site))
 

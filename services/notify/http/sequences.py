@@ -11,6 +11,7 @@ from services.notify.schemas import EnrolmentBody, RunBody, SequenceBody
 from services.notify.sequences import run_due
 from services.notify.sites import SITES
 from services.notify.templates import DEFAULTS
+from shared import audit
 from shared.app import POOL, SETTINGS
 from shared.errors import Conflict, InvalidRequest, NotFound
 from shared.http import read_body
@@ -63,7 +64,8 @@ async def _owned(conn, request: web.Request):
 
 @routes.post("/admin/api/sequences")
 async def create_sequence(request: web.Request) -> web.Response:
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, SequenceBody)
     sequence_id = uuid.uuid4()
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -73,6 +75,7 @@ async def create_sequence(request: web.Request) -> web.Response:
             raise Conflict("A sequence of this name exists.", details={"fields": {"name": "taken"}})
         row = await repo.sequence(conn, site_id, sequence_id)
         found = await repo.steps_of(conn, [sequence_id])
+        await audit.record(conn, admin, "sequence.created", "sequence", sequence_id, after=_sequence(row, found[sequence_id]))
     return web.json_response(_sequence(row, found[sequence_id]), status=201)
 
 
@@ -99,22 +102,28 @@ async def replace_sequence(request: web.Request) -> web.Response:
     body = await read_body(request, SequenceBody)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         site_id, row = await _owned(conn, request)
+        before = _sequence(row, (await repo.steps_of(conn, [row["id"]]))[row["id"]])
         await _check_templates(conn, site_id, body)
         if not await repo.rename_sequence(conn, row["id"], body.name):
             raise Conflict("A sequence of this name exists.", details={"fields": {"name": "taken"}})
         await repo.replace_steps(conn, row["id"], [(s.template, s.delay_seconds) for s in body.steps])
         row = await repo.sequence(conn, site_id, row["id"])
         steps = await repo.steps_of(conn, [row["id"]])
+        await audit.record(conn, admin_site_of(request), "sequence.replaced", "sequence", row["id"], before=before,
+                           after=_sequence(row, steps[row["id"]]))
     return web.json_response(_sequence(row, steps[row["id"]]))
 
 
 @routes.delete("/admin/api/sequences/{id}")
 async def delete_sequence(request: web.Request) -> web.Response:
     """The sequence and its enrolments: nobody gets another step of it."""
-    site_id = admin_site_of(request).site_id
-    async with request.app[POOL].acquire() as conn:
-        if not await repo.delete_sequence(conn, site_id, path_id(request, "id")):
+    admin = admin_site_of(request)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        site_id, row = await _owned(conn, request)
+        before = _sequence(row, (await repo.steps_of(conn, [row["id"]]))[row["id"]])
+        if not await repo.delete_sequence(conn, site_id, row["id"]):
             raise NotFound()
+        await audit.record(conn, admin, "sequence.deleted", "sequence", row["id"], before=before)
     return web.Response(status=204)
 
 
@@ -134,6 +143,9 @@ async def run_sequences(request: web.Request) -> web.Response:
         correlation_id=request["correlation_id"],
         sites=request.app[SITES],
     )
+    async with request.app[POOL].acquire() as conn:  # the run sent each step in its own transaction
+        await audit.record(conn, admin_site_of(request), "sequences.run", "sequence_run", None,
+                           after={"as_of": as_of, "steps_sent": sent})
     return web.json_response({"as_of": as_of.isoformat(), "steps_sent": sent})
 
 
@@ -147,6 +159,8 @@ async def enrol(request: web.Request) -> web.Response:
         enrolment = await repo.enrol(
             conn, enrolment_id=uuid.uuid4(), sequence_id=row["id"], site_id=site_id, contact_id=body.contact_id, source="admin"
         )
+        await audit.record(conn, admin_site_of(request), "sequence.enrolled", "sequence", row["id"],
+                           contact_id=body.contact_id, after=_enrolment(enrolment))
     return web.json_response(_enrolment(enrolment), status=201)
 
 
@@ -161,9 +175,12 @@ async def list_enrolments(request: web.Request) -> web.Response:
 @routes.delete("/admin/api/sequences/{id}/enrolments/{contact_id}")
 async def unenrol(request: web.Request) -> web.Response:
     """Stops the rest of the sequence for this contact."""
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
         _, row = await _owned(conn, request)
-        enrolment = await repo.unenrol(conn, row["id"], path_id(request, "contact_id"))
-    if enrolment is None:
-        raise NotFound()
+        contact_id = path_id(request, "contact_id")
+        enrolment = await repo.unenrol(conn, row["id"], contact_id)
+        if enrolment is None:
+            raise NotFound()
+        await audit.record(conn, admin_site_of(request), "sequence.unenrolled", "sequence", row["id"],
+                           contact_id=contact_id, after=_enrolment(enrolment))
     return web.json_response(_enrolment(enrolment))

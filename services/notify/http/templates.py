@@ -6,12 +6,13 @@ from pydantic import TypeAdapter, ValidationError
 from services.notify import repository as repo
 from services.notify.email import sender_for
 from services.notify.http.common import iso
-from services.notify.sites import SITES
 from services.notify.schemas import EmailSettingsBody, PreviewBody, TemplateBody, TemplateName
+from services.notify.sites import SITES
 from services.notify.templates import (
     CONTACT_FIELDS, DEFAULTS, SAMPLE_CONTACT, InvalidTemplate, MissingMergeFields, Template, UndeclaredMergeField,
     sample_fields,
 )
+from shared import audit
 from shared.app import POOL, SETTINGS
 from shared.errors import InvalidRequest, NotFound
 from shared.http import read_body
@@ -103,14 +104,19 @@ def _declared(name: str) -> frozenset[str]:
 @routes.put("/admin/api/templates/{name}")
 async def put_template(request: web.Request) -> web.Response:
     """Save the site's version: refused (422) when it uses a merge field its email does not declare."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     name = _name(request)
     body = await read_body(request, TemplateBody)
     declared = _declared(name)
     _checked(name, subject=body.subject, text=body.text, html=body.html, declared=declared)
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        before = await repo.site_template(conn, site_id, name)
         await repo.put_site_template(conn, site_id, name=name, subject=body.subject, text=body.text, html=body.html)
         row = await repo.site_template(conn, site_id, name)
+        await audit.record(conn, admin, "template.saved", "template", name,
+                           before=_view(name, before, declared=declared) if before else None,
+                           after=_view(name, row, declared=declared))
     return web.json_response(_view(name, row, declared=declared))
 
 
@@ -156,10 +162,16 @@ async def preview_template(request: web.Request) -> web.Response:
 @routes.delete("/admin/api/templates/{name}")
 async def delete_template(request: web.Request) -> web.Response:
     """Back to the default (or, for a site's own template, gone)."""
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     name = _name(request)
-    async with request.app[POOL].acquire() as conn:
+    declared = _declared(name)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        before = await repo.site_template(conn, site_id, name)
         deleted = await repo.delete_site_template(conn, site_id, name)
+        if deleted:
+            await audit.record(conn, admin, "template.deleted", "template", name,
+                               before=_view(name, before, declared=declared) if before else None)
     if not deleted and name not in DEFAULTS:
         raise NotFound()
     if name in DEFAULTS:
@@ -176,11 +188,15 @@ async def get_email_settings(request: web.Request) -> web.Response:
 
 @routes.put("/admin/api/email-settings")
 async def put_email_settings(request: web.Request) -> web.Response:
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
+    site_id = admin.site_id
     body = await read_body(request, EmailSettingsBody)
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        before = await _email_settings(conn, request, site_id)
         await repo.put_email_settings(conn, site_id, mail_from=body.mail_from, reply_to=body.reply_to)
-        return web.json_response(await _email_settings(conn, request, site_id))
+        after = await _email_settings(conn, request, site_id)
+        await audit.record(conn, admin, "email_settings.saved", "email_settings", None, before=before, after=after)
+        return web.json_response(after)
 
 
 async def _email_settings(conn, request: web.Request, site_id) -> dict:

@@ -8,6 +8,7 @@ from services.notify import repository as repo
 from services.notify.http.common import iso, next_cursor, page, path_id
 from services.notify.schemas import WebhookBody, WebhookPatch
 from services.notify.webhooks.signing import new_secret
+from shared import audit
 from shared.app import POOL
 from shared.errors import NotFound
 from shared.http import read_body
@@ -38,13 +39,14 @@ async def _owned(conn, request: web.Request):
 
 @routes.post("/admin/api/webhooks")
 async def create_endpoint(request: web.Request) -> web.Response:
-    site_id = admin_site_of(request).site_id
+    admin = admin_site_of(request)
     body = await read_body(request, WebhookBody)
     secret = new_secret()
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await repo.create_endpoint(
-            conn, endpoint_id=uuid.uuid4(), site_id=site_id, url=body.url, event_types=body.event_types, secret=secret
+            conn, endpoint_id=uuid.uuid4(), site_id=admin.site_id, url=body.url, event_types=body.event_types, secret=secret
         )
+        await audit.record(conn, admin, "webhook.created", "webhook", row["id"], after=_endpoint(row))  # not its secret
     return web.json_response(_endpoint(row, secret), status=201)
 
 
@@ -64,7 +66,8 @@ async def get_endpoint(request: web.Request) -> web.Response:
 @routes.patch("/admin/api/webhooks/{id}")
 async def update_endpoint(request: web.Request) -> web.Response:
     body = await read_body(request, WebhookPatch)
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        before = await _owned(conn, request)
         row = await repo.update_endpoint(
             conn,
             admin_site_of(request).site_id,
@@ -73,16 +76,20 @@ async def update_endpoint(request: web.Request) -> web.Response:
             event_types=body.event_types,
             active=body.active,
         )
-    if row is None:
-        raise NotFound()
+        if row is None:
+            raise NotFound()
+        await audit.record(conn, admin_site_of(request), "webhook.updated", "webhook", row["id"],
+                           before=_endpoint(before), after=_endpoint(row))
     return web.json_response(_endpoint(row))
 
 
 @routes.delete("/admin/api/webhooks/{id}")
 async def delete_endpoint(request: web.Request) -> web.Response:
-    async with request.app[POOL].acquire() as conn:
-        if not await repo.delete_endpoint(conn, admin_site_of(request).site_id, path_id(request, "id")):
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        before = await _owned(conn, request)
+        if not await repo.delete_endpoint(conn, admin_site_of(request).site_id, before["id"]):
             raise NotFound()
+        await audit.record(conn, admin_site_of(request), "webhook.deleted", "webhook", before["id"], before=_endpoint(before))
     return web.Response(status=204)
 
 
@@ -122,8 +129,11 @@ async def list_deliveries(request: web.Request) -> web.Response:
 @routes.post("/admin/api/webhooks/{id}/deliveries/{delivery_id}/replay")
 async def replay(request: web.Request) -> web.Response:
     """Send this delivery again now (whatever its outcome was), with a fresh day of retries."""
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
         endpoint = await _owned(conn, request)
-        if not await repo.replay(conn, endpoint["id"], path_id(request, "delivery_id")):
+        delivery_id = path_id(request, "delivery_id")
+        if not await repo.replay(conn, endpoint["id"], delivery_id):
             raise NotFound()
+        await audit.record(conn, admin_site_of(request), "webhook_delivery.replayed", "webhook_delivery", delivery_id,
+                           after={"webhook_id": endpoint["id"], "status": "pending"})
     return web.json_response({"status": "pending"}, status=202)

@@ -4,6 +4,7 @@ cookie of the console's own, CSRF on every form, and no crossing with contacts' 
 import re
 import uuid
 
+from services.ops.staff import create_staff
 from tests.conftest import ADMIN_KEY, StaffAccount, _staff, console_login
 from tests.e2e.helpers import sign_up_and_log_in
 
@@ -126,3 +127,30 @@ async def test_the_audit_api_needs_an_admin_key_and_a_valid_query(gateway):
     async with gateway.get("/admin/api/audit?limit=5", headers={"X-Api-Key": ADMIN_KEY}) as r:
         assert r.status == 200, await r.text()
         assert set(await r.json()) == {"entries", "next_before"}
+
+
+async def test_support_staff_are_not_offered_the_owners_sections(owner_console, support_console):
+    owner_nav = await (await owner_console.get("/admin/audit")).text()
+    support_nav = await (await support_console.get("/admin/audit")).text()
+    for owners_only in ('href="/admin/settings"', 'href="/admin/products"', 'href="/admin/api-keys"'):
+        assert owners_only in owner_nav and owners_only not in support_nav
+    assert 'href="/admin/contacts"' in support_nav and "(support)" in support_nav
+
+
+async def test_a_new_password_from_the_cli_ends_the_sessions_opened_with_the_old_one(console_client, database_url):
+    account = await _staff(database_url, "support")
+    await console_login(console_client, account)
+    async with console_client.get("/admin/audit", allow_redirects=False) as r:
+        assert r.status == 200
+    renewed = StaffAccount(email=account.email, password="a brand new passphrase", role="support")
+    await create_staff(database_url, site_slug="demo", email=account.email, role="support", password=renewed.password)
+    async with console_client.get("/admin/audit", allow_redirects=False) as r:
+        assert r.status == 303  # the session opened with the old password is over
+    await console_login(console_client, account, expect=401)
+    await console_login(console_client, renewed)
+
+
+async def test_an_unknown_site_is_a_page_that_says_so(console_client):
+    async with console_client.get("/admin/login?site=no-such-site") as r:
+        html = await r.text()
+        assert r.status == 404 and "No site by that name." in html and "<nav class=\"console-nav\"" not in html
