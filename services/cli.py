@@ -193,7 +193,8 @@ def run_command(args, settings) -> int:
     except AuthError as exc:  # a staff account refused: the password or email rule it breaks
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    except (CommandError, AdminApiError, admin_keys.SiteNotFound, signing_keys.CannotRetire, dead_letters.NoSuchQueue) as exc:
+    except (CommandError, AdminApiError, admin_keys.SiteNotFound, signing_keys.CannotRetire, dead_letters.NoSuchQueue,
+            dead_letters.TooManyDeadLetters) as exc:
         what = f"no site {exc}" if isinstance(exc, admin_keys.SiteNotFound) else str(exc)
         print(f"error: {what}", file=sys.stderr)
         return 1
@@ -232,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     dead = sub.add_parser("dead-letters", help="list or replay a service's dead-lettered messages")
     dead_sub = dead.add_subparsers(dest="action", required=True)
     dead_list = dead_sub.add_parser("list", help="show them; leaves them in place")
-    dead_replay = dead_sub.add_parser("replay", help="publish them again to the events exchange")
+    dead_replay = dead_sub.add_parser("replay", help="publish them again to the queue each died in")
     for p in (dead_list, dead_replay):
         p.add_argument("--service", required=True, help="auth, membership, billing, notify, ...")
     dead_list.add_argument("--limit", type=int, default=100)

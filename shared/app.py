@@ -47,7 +47,10 @@ def create_service_app(
     app.cleanup_ctx.append(http_client)
     app.cleanup_ctx.extend(extra_contexts)
     if handlers:
+        from shared import dead_letters  # its views use this module's keys
+
         app.cleanup_ctx.append(_consumer(settings, handlers))
+        app.add_routes(dead_letters.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     from shared.audit import list_entries  # every service serves its audit entries (shared/audit.py)

@@ -47,10 +47,14 @@ class Bus:
         if self.connection is not None:
             await self.connection.close()
 
-    async def publish(self, routing_key: str, body: bytes, *, message_id: str, correlation_id: str) -> None:
-        """Publish one persistent message and wait for the broker's confirm.
+    async def publish(
+        self, routing_key: str, body: bytes, *, message_id: str, correlation_id: str, queue: str | None = None,
+        headers: dict | None = None,
+    ) -> None:
+        """Publish one persistent message and wait for the broker's confirm; to one ``queue`` alone
+        when given (a dead letter replayed to the consumer that gave up on it).
 
-        Raises ``Unroutable`` when no queue is bound for the routing key.
+        Raises ``Unroutable`` when no queue is bound for the routing key (or there is no such queue).
         """
         message = aio_pika.Message(
             body,
@@ -59,9 +63,13 @@ class Bus:
             message_id=message_id,
             correlation_id=correlation_id,
             type=routing_key,
+            headers=headers,
         )
         try:
-            await self.exchange.publish(message, routing_key=routing_key, mandatory=True)
+            if queue is not None:
+                await self.channel.default_exchange.publish(message, routing_key=queue, mandatory=True)
+            else:
+                await self.exchange.publish(message, routing_key=routing_key, mandatory=True)
         except aiormq.exceptions.PublishError as exc:
             raise Unroutable(routing_key) from exc
 

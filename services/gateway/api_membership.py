@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.gateway.identity import authenticate_contact, forward_as_admin, forward_as_contact
+from services.gateway.identity import API_KEYS, authenticate_contact, forward_as_admin, forward_as_contact
 from services.gateway.upstream import forward
 
 routes = web.RouteTableDef()
@@ -59,3 +59,19 @@ for method, path in (
     ("GET", "/admin/api/rules"),
 ):
     routes.route(method, path)(admin)
+
+
+# Admin: API keys. Revoking one here forgets every key this gateway cached, so it stops at once here
+# (other gateways within their cache time, a minute).
+@routes.get("/admin/api/api-keys")
+@routes.post("/admin/api/api-keys")
+async def api_keys(request: web.Request) -> web.Response:
+    return await forward_as_admin(request, "membership")
+
+
+@routes.delete("/admin/api/api-keys/{key_id}")
+async def revoke_api_key(request: web.Request) -> web.Response:
+    response = await forward_as_admin(request, "membership")
+    if response.status == 204:
+        request.app[API_KEYS].clear()
+    return response

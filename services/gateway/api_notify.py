@@ -9,6 +9,7 @@ routes = web.RouteTableDef()
 _PATHS = (
     "/admin/api/templates",
     "/admin/api/templates/{name}",
+    "/admin/api/templates/{name}/preview",
     "/admin/api/email-settings",
     "/admin/api/messages",
     "/admin/api/sequences",

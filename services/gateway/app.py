@@ -1,7 +1,7 @@
 from aiohttp import web
 
 from services.gateway.admin import routes as admin
-from services.gateway import api_auth, api_billing, api_membership, api_notify, embed, http, openapi
+from services.gateway import api_auth, api_billing, api_membership, api_notify, api_ops, embed, http, openapi
 from services.gateway.identity import identity_caches
 from services.gateway.pages import STATIC, security_headers
 from services.gateway.web import center, checkout, public
@@ -24,7 +24,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(middlewares=[correlation_middleware, security_headers, session_cookies, error_middleware, page_errors])
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([client_session, identity_caches, web_state, site_state])
-    for module in (http, api_auth, api_membership, api_billing, api_notify, public, center, checkout, admin, openapi):
+    for module in (http, api_auth, api_membership, api_billing, api_notify, api_ops, public, center, checkout, admin,
+                   openapi):
         app.add_routes(module.routes)
     app.router.add_static("/static", STATIC, name="static")
     embed.setup(app)

@@ -1,6 +1,8 @@
 """Membership's rules and errors. Pure: no I/O (the access reasoning lives in ``access.py``)."""
 
+import hashlib
 import math
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -180,3 +182,12 @@ def check_redirect(site_levels: list[Level], path: str, page_level_ids: set[UUID
                 ],
             },
         )
+
+
+def new_key() -> str:
+    """A new admin API key (shown once; only ``key_hash`` of it is stored)."""
+    return "cc_admin_" + secrets.token_urlsafe(32)
+
+
+def key_hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()

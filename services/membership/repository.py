@@ -95,6 +95,22 @@ async def put_api_key(conn: asyncpg.Connection, *, key_id: UUID, site_id: UUID, 
     )
 
 
+async def api_keys_of_site(conn: asyncpg.Connection, site_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT id, label, created_at FROM api_keys WHERE site_id = $1 ORDER BY created_at, id", site_id
+    )
+
+
+async def api_key(conn: asyncpg.Connection, site_id: UUID, key_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT id, label, created_at FROM api_keys WHERE id = $1 AND site_id = $2", key_id, site_id)
+
+
+async def delete_api_key(conn: asyncpg.Connection, site_id: UUID, key_id: UUID) -> bool:
+    return await conn.fetchval(
+        "DELETE FROM api_keys WHERE id = $1 AND site_id = $2 RETURNING true", key_id, site_id
+    ) is not None
+
+
 async def site_of_api_key(conn: asyncpg.Connection, key_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT s.id AS site_id, s.slug AS site_slug, k.id AS key_id, k.label FROM api_keys k"

@@ -127,6 +127,28 @@ class FieldCreate(BaseModel):
         return self
 
 
+# --- admin: API keys -----------------------------------------------------------------------------
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    label: str = Field(min_length=1, max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    id: UUID
+    label: str
+    created_at: datetime
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself: shown in this answer only (only its hash is stored).")
+
+
+class ApiKeyList(BaseModel):
+    api_keys: list[ApiKeyOut]
+
+
 # --- admin: programs, levels, pages, rules, grants ---------------------------------------------
 
 

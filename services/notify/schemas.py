@@ -54,6 +54,16 @@ class TemplateBody(Strict):
     html: str = Field(min_length=1, max_length=200_000)
 
 
+class PreviewBody(Strict):
+    """A draft (any part left out is the template's current one) and the contact to render it for
+    (a made-up sample contact when none is given)."""
+
+    contact_id: UUID | None = None
+    subject: str | None = Field(None, min_length=1, max_length=500)
+    text: str | None = Field(None, min_length=1, max_length=100_000)
+    html: str | None = Field(None, min_length=1, max_length=200_000)
+
+
 class EmailSettingsBody(Strict):
     mail_from: Annotated[str | None, AfterValidator(_mailbox)] = Field(None, max_length=320)
     reply_to: Annotated[str | None, AfterValidator(_mailbox)] = Field(None, max_length=320)

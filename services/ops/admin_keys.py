@@ -1,21 +1,16 @@
 """Admin API keys: each belongs to one site; only a SHA-256 of the key is stored (membership's
 ``api_keys``), so a key is shown once, when it is created, and never again."""
 
-import hashlib
-import secrets
 import uuid
 
 import asyncpg
 
 from services.membership import repository as membership
+from services.membership.domain import key_hash, new_key
 
 
 class SiteNotFound(Exception):
     pass
-
-
-def new_key() -> str:
-    return "cc_admin_" + secrets.token_urlsafe(32)
 
 
 async def create_admin_key(conn: asyncpg.Connection, *, site_slug: str, label: str) -> tuple[uuid.UUID, str]:
@@ -25,7 +20,7 @@ async def create_admin_key(conn: asyncpg.Connection, *, site_slug: str, label: s
         raise SiteNotFound(site_slug)
     key, key_id = new_key(), uuid.uuid4()
     await membership.put_api_key(
-        conn, key_id=key_id, site_id=site.id, key_hash=hashlib.sha256(key.encode()).digest(), label=label
+        conn, key_id=key_id, site_id=site.id, key_hash=key_hash(key), label=label
     )
     return key_id, key
 

@@ -1,116 +1,48 @@
-"""Dead letters: the messages a service's consumer gave up on, in ``<prefix><service>.events.dead``.
+"""The operator's dead letters: any service's, every site's (``shared/dead_letters.py`` does the work,
+under the same lock as the services' admin API, so an admin looking at the same time finds the
+queue whole). Site admins see their own site's through the gateway (``/admin/api/dead-letters``)."""
 
-Listing takes each message without acknowledging it and puts every one back, so looking loses
-nothing. Replaying publishes a message again to the events exchange under its original routing key
-(with confirms; every subscriber's inbox absorbs a copy it already applied) and only then removes
-it from the dead-letter queue.
-"""
-
-import json
-from dataclasses import dataclass
+import contextlib
 
 import aio_pika
-import aiormq
-from aio_pika.abc import AbstractIncomingMessage
+import asyncpg
 
+from shared import dead_letters
 from shared.bus import Bus
+from shared.dead_letters import DeadLetter, NoSuchQueue, TooManyDeadLetters
+
+__all__ = ["DeadLetter", "NoSuchQueue", "TooManyDeadLetters", "list_dead_letters", "replay"]
 
 
-class NoSuchQueue(Exception):
-    """The service's dead-letter queue does not exist (it is declared when the service first runs)."""
-
-
-@dataclass
-class DeadLetter:
-    message_id: str
-    routing_key: str
-    reason: str
-    deaths: int
-    first_death: str
-    correlation_id: str
-    size: int
-
-
-def describe(message: AbstractIncomingMessage) -> DeadLetter:
-    headers = message.headers or {}
-    death = (headers.get("x-death") or [{}])[0]
-    keys = death.get("routing-keys") or []
-    return DeadLetter(
-        message_id=message.message_id or _envelope_field(message, "id") or "?",
-        routing_key=_text(keys[0]) if keys else (message.type or _envelope_field(message, "type") or "?"),
-        reason=_text(death.get("reason", headers.get("x-first-death-reason", "?"))),
-        deaths=int(death.get("count", 1) or 1),
-        first_death=str(death.get("time", "")),
-        correlation_id=message.correlation_id or "",
-        size=len(message.body),
-    )
-
-
-async def _take_all(channel, queue_name: str, limit: int) -> list[AbstractIncomingMessage]:
+@contextlib.asynccontextmanager
+async def _locked(settings, service: str):
+    queue_name = f"{settings.bus_prefix}{service}.events.dead"
+    conn = await asyncpg.connect(settings.database_url)
     try:
-        queue = await channel.get_queue(queue_name, ensure=True)
-    except aiormq.exceptions.ChannelNotFoundEntity:
-        raise NoSuchQueue(f"no queue {queue_name} (has that service run against this broker and prefix?)") from None
-    taken = []
-    while len(taken) < limit:
-        message = await queue.get(no_ack=False, fail=False)
-        if message is None:
-            break
-        taken.append(message)
-    return taken
+        async with dead_letters.one_at_a_time(conn, queue_name):
+            yield queue_name
+    finally:
+        await conn.close()
 
 
 async def list_dead_letters(settings, service: str, limit: int = 100) -> list[DeadLetter]:
-    connection = await aio_pika.connect(settings.amqp_url)
-    try:
-        channel = await connection.channel()
-        taken = await _take_all(channel, _queue(settings, service), limit)
-        letters = [describe(m) for m in taken]
-        for message in taken:
-            await message.nack(requeue=True)
-        return letters
-    finally:
-        await connection.close()
-
-
-async def replay(settings, service: str, message_ids: set[str] | None, limit: int = 1000) -> list[DeadLetter]:
-    """Republish the dead letters whose ids are given (all of them when ``message_ids`` is None)."""
-    bus = Bus(settings)
-    await bus.connect()
-    try:
-        channel = await bus.connection.channel()
-        taken = await _take_all(channel, _queue(settings, service), limit)
-        replayed = []
+    async with _locked(settings, service) as queue_name:
+        connection = await aio_pika.connect(settings.amqp_url)
         try:
-            for message in taken:
-                letter = describe(message)
-                if message_ids is not None and letter.message_id not in message_ids:
-                    continue
-                await bus.publish(
-                    letter.routing_key, message.body, message_id=letter.message_id, correlation_id=letter.correlation_id
-                )
-                await message.ack()
-                replayed.append(letter)
+            return (await dead_letters.look(await connection.channel(), queue_name))[:limit]
         finally:
-            for message in taken:
-                if not message.processed:
-                    await message.nack(requeue=True)
-        return replayed
-    finally:
-        await bus.close()
+            await connection.close()
 
 
-def _queue(settings, service: str) -> str:
-    return f"{settings.bus_prefix}{service}.events.dead"
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _envelope_field(message: AbstractIncomingMessage, name: str) -> str | None:
-    try:
-        value = json.loads(message.body).get(name)
-    except (ValueError, AttributeError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, str) else None
+async def replay(settings, service: str, message_ids: set[str] | None) -> list[DeadLetter]:
+    """Republish the dead letters whose ids are given (all of them when ``message_ids`` is None)."""
+    async with _locked(settings, service) as queue_name:
+        bus = Bus(settings)
+        await bus.connect()
+        try:
+            channel = await bus.connection.channel()
+            return await dead_letters.replay(
+                bus, channel, queue_name, lambda d: message_ids is None or d.message_id in message_ids
+            )
+        finally:
+            await bus.close()

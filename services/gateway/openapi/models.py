@@ -353,6 +353,21 @@ class TemplateList(BaseModel):
     templates: list[Template]
 
 
+class PreviewContact(BaseModel):
+    id: UUID | None = Field(description="null for the made-up sample contact")
+    email: str
+    first_name: str
+    last_name: str
+
+
+class TemplatePreview(BaseModel):
+    name: str
+    contact: PreviewContact
+    subject: str
+    text: str
+    html: str
+
+
 class EffectiveSender(BaseModel):
     from_: str = Field(alias="from")
     reply_to: str | None
@@ -472,6 +487,31 @@ class Pending(BaseModel):
 
 
 # --- the gateway's own -----------------------------------------------------------------------------
+
+
+# --- operations ------------------------------------------------------------------------------------
+
+
+class DeadLetter(BaseModel):
+    id: str = Field(description="The message (event) id: what replay takes.")
+    service: Literal["auth", "membership", "billing", "notify"] = Field(description="Whose consumer gave up on it.")
+    routing_key: str
+    reason: str = Field(description="`rejected` (could never be processed) or `delivery_limit` (kept failing).")
+    deaths: int
+    first_death: str
+    correlation_id: str
+    size: int
+    site_id: str | None
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetter]
+    unavailable: list[str] = Field(description="Services that could not be asked (their dead letters are not listed).")
+
+
+class Replayed(BaseModel):
+    id: str
+    replayed: list[DeadLetter]
 
 
 class Health(BaseModel):

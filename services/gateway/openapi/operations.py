@@ -101,6 +101,11 @@ MEMBERSHIP = [
     admin("GET", "/admin/api/pages", "Protected pages", "Set-up", {200: m.PageList}),
     admin("PATCH", "/admin/api/pages/{page_id}", "Change a protected page", "Set-up", {200: m.Page},
           body=membership.PagePatch),
+    admin("GET", "/admin/api/api-keys", "The site's API keys (labels and dates, never a key)", "Keys",
+          {200: membership.ApiKeyList}),
+    admin("POST", "/admin/api/api-keys", "A new API key: the key is in this answer only", "Keys",
+          {201: membership.ApiKeyCreated}, body=membership.ApiKeyCreate),
+    admin("DELETE", "/admin/api/api-keys/{key_id}", "Revoke an API key", "Keys", {204: NO_CONTENT}),
     admin("POST", "/admin/api/rules", "The first payment of a product grants a level", "Set-up",
           {201: m.Rule, 409: E}, body=membership.RuleCreate),
     admin("GET", "/admin/api/rules", "The site's rules", "Set-up", {200: m.RuleList}),
@@ -164,6 +169,10 @@ NOTIFY = [
     admin("PUT", "/admin/api/templates/{name}", "Save the site's version of a template", "Email",
           {200: m.Template}, body=notify.TemplateBody,
           description="422 `undeclared_merge_field` or `template_invalid` for a template that could not be sent."),
+    admin("POST", "/admin/api/templates/{name}/preview", "The template (or a draft of it) rendered for a contact",
+          "Email", {200: m.TemplatePreview}, body=notify.PreviewBody,
+          description="A made-up sample contact when `contact_id` is not given; parts left out are the template's "
+                      "current ones. 422 `undeclared_merge_field` naming the field, as saving would."),
     admin("DELETE", "/admin/api/templates/{name}", "Back to the default (200) or, for the site's own, gone (204)",
           "Email", {200: m.Template, 204: NO_CONTENT}),
     admin("GET", "/admin/api/email-settings", "From and Reply-To", "Email", {200: m.EmailSettings}),
@@ -198,6 +207,15 @@ NOTIFY = [
           {200: m.DeliveryPage, 422: E}, query=CURSOR),
     admin("POST", "/admin/api/webhooks/{id}/deliveries/{delivery_id}/replay", "Send a delivery again now",
           "Webhooks", {202: m.Pending}),
+]
+
+OPERATIONS_API = [
+    admin("GET", "/admin/api/dead-letters", "Messages a service gave up on (the site's), oldest first",
+          "Operations", {200: m.DeadLetterList},
+          description="Every service with a consumer is asked; one that is down is named in `unavailable`."),
+    admin("POST", "/admin/api/dead-letters/{id}/replay", "Deliver a dead letter again to the service(s) it died in",
+          "Operations", {200: m.Replayed},
+          description="Each service applies it once (its inbox absorbs a copy it already applied)."),
 ]
 
 AUDIT = [
@@ -267,4 +285,4 @@ PAGES = [
     form("/center/account/password", "Change the password (other sessions end)"),
 ]
 
-OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *AUDIT, *GATEWAY, *PAGES]
+OPERATIONS = [*AUTH, *MEMBERSHIP, *BILLING, *NOTIFY, *OPERATIONS_API, *AUDIT, *GATEWAY, *PAGES]

@@ -319,6 +319,6 @@ FR = {
     "receipt.print": "Imprimer",
 }
 
-from services.gateway.admin import catalogue as admin  # noqa: E402 (the console's texts)
+from services.gateway.admin import catalogue as admin, setup_catalogue as setup  # noqa: E402 (the console's texts)
 
-MESSAGES = {"en": EN | admin.EN, "fr": FR | admin.FR}
+MESSAGES = {"en": EN | admin.EN | setup.EN, "fr": FR | admin.FR | setup.FR}

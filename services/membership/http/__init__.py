@@ -1,5 +1,5 @@
 """Membership's HTTP API (reached through the gateway), one module per area."""
 
-from services.membership.http import access, checkout, contacts, public, setup, site
+from services.membership.http import access, checkout, contacts, keys, public, setup, site
 
-routes = [*public.routes, *checkout.routes, *contacts.routes, *setup.routes, *site.routes, *access.routes]
+routes = [*public.routes, *checkout.routes, *contacts.routes, *setup.routes, *site.routes, *keys.routes, *access.routes]

@@ -6,8 +6,12 @@ from pydantic import TypeAdapter, ValidationError
 from services.notify import repository as repo
 from services.notify.email import sender_for
 from services.notify.http.common import iso
-from services.notify.schemas import EmailSettingsBody, TemplateBody, TemplateName
-from services.notify.templates import CONTACT_FIELDS, DEFAULTS, InvalidTemplate, Template, UndeclaredMergeField
+from services.notify.schemas import EmailSettingsBody, PreviewBody, TemplateBody, TemplateName
+from services.notify.sites import SITES
+from services.notify.templates import (
+    CONTACT_FIELDS, DEFAULTS, SAMPLE_CONTACT, InvalidTemplate, MissingMergeFields, Template, UndeclaredMergeField,
+    sample_fields,
+)
 from shared import audit
 from shared.app import POOL, SETTINGS
 from shared.errors import InvalidRequest, NotFound
@@ -59,7 +63,7 @@ async def list_templates(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "templates": [
-                _view(n, own.get(n), declared=DEFAULTS[n].required if n in DEFAULTS else CONTACT_FIELDS) for n in names
+                _view(n, own.get(n), declared=_declared(n)) for n in names
             ]
         }
     )
@@ -73,19 +77,13 @@ async def get_template(request: web.Request) -> web.Response:
         row = await repo.site_template(conn, site_id, name)
     if row is None and name not in DEFAULTS:
         raise NotFound()
-    return web.json_response(_view(name, row, declared=DEFAULTS[name].required if name in DEFAULTS else CONTACT_FIELDS))
+    return web.json_response(_view(name, row, declared=_declared(name)))
 
 
-@routes.put("/admin/api/templates/{name}")
-async def put_template(request: web.Request) -> web.Response:
-    """Save the site's version: refused (422) when it uses a merge field its email does not declare."""
-    admin = admin_site_of(request)
-    site_id = admin.site_id
-    name = _name(request)
-    body = await read_body(request, TemplateBody)
-    declared = DEFAULTS[name].required if name in DEFAULTS else CONTACT_FIELDS
+def _checked(name: str, *, subject: str, text: str, html: str, declared: frozenset[str]) -> Template:
+    """The template as an admin wrote it; 422 naming an undeclared merge field or what cannot be used."""
     try:
-        Template.written(name=name, subject=body.subject, text=body.text, html=body.html, allowed=declared)
+        return Template.written(name=name, subject=subject, text=text, html=html, allowed=declared)
     except UndeclaredMergeField as exc:
         raise UndeclaredField(
             f"The template uses merge field(s) this email does not have: {', '.join(exc.names)}.",
@@ -97,6 +95,21 @@ async def put_template(request: web.Request) -> web.Response:
         ) from None
     except InvalidTemplate as exc:
         raise TemplateInvalid(f"The template cannot be used: {exc}", details={"fields": {exc.part: str(exc)}}) from None
+
+
+def _declared(name: str) -> frozenset[str]:
+    return DEFAULTS[name].required if name in DEFAULTS else CONTACT_FIELDS
+
+
+@routes.put("/admin/api/templates/{name}")
+async def put_template(request: web.Request) -> web.Response:
+    """Save the site's version: refused (422) when it uses a merge field its email does not declare."""
+    admin = admin_site_of(request)
+    site_id = admin.site_id
+    name = _name(request)
+    body = await read_body(request, TemplateBody)
+    declared = _declared(name)
+    _checked(name, subject=body.subject, text=body.text, html=body.html, declared=declared)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         before = await repo.site_template(conn, site_id, name)
         await repo.put_site_template(conn, site_id, name=name, subject=body.subject, text=body.text, html=body.html)
@@ -107,13 +120,52 @@ async def put_template(request: web.Request) -> web.Response:
     return web.json_response(_view(name, row, declared=declared))
 
 
+@routes.post("/admin/api/templates/{name}/preview")
+async def preview_template(request: web.Request) -> web.Response:
+    """The email as a contact would get it: the saved template, or the draft in the body, rendered
+    strictly (an undeclared merge field is refused with its name, as saving would)."""
+    site_id = admin_site_of(request).site_id
+    name = _name(request)
+    body = await read_body(request, PreviewBody)
+    async with request.app[POOL].acquire() as conn:
+        row = await repo.site_template(conn, site_id, name)
+        contact = await repo.contact(conn, body.contact_id, site_id) if body.contact_id else None
+        site_name = await request.app[SITES].name(conn, site_id)
+    if body.contact_id and contact is None:
+        raise NotFound("No such contact.")
+    current = _view(name, row, declared=_declared(name)) if row is not None or name in DEFAULTS else None
+    if current is None and None in (body.subject, body.text, body.html):
+        raise NotFound("No such template: send its subject, text and html to preview a new one.")
+    parts = {p: getattr(body, p) if getattr(body, p) is not None else current[p] for p in ("subject", "text", "html")}
+    template = _checked(name, **parts, declared=_declared(name))
+    person = dict(contact) if contact is not None else SAMPLE_CONTACT
+    values = sample_fields(request.app[SETTINGS].public_url, username=person["email"])
+    values.update(site_name=site_name or "Your site", first_name=person["first_name"],
+                  last_name=person["last_name"], email=person["email"])
+    try:
+        rendered = template.render(values)
+    except MissingMergeFields as exc:
+        raise InvalidRequest(f"The contact lacks merge field(s): {', '.join(exc.fields)}.",
+                             details={"fields": {f: "missing or blank" for f in exc.fields}}) from None
+    return web.json_response(
+        {
+            "name": name,
+            "contact": {"id": str(contact["id"]) if contact else None, "email": person["email"],
+                        "first_name": person["first_name"], "last_name": person["last_name"]},
+            "subject": rendered.subject,
+            "text": rendered.text,
+            "html": rendered.html,
+        }
+    )
+
+
 @routes.delete("/admin/api/templates/{name}")
 async def delete_template(request: web.Request) -> web.Response:
     """Back to the default (or, for a site's own template, gone)."""
     admin = admin_site_of(request)
     site_id = admin.site_id
     name = _name(request)
-    declared = DEFAULTS[name].required if name in DEFAULTS else CONTACT_FIELDS
+    declared = _declared(name)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         before = await repo.site_template(conn, site_id, name)
         deleted = await repo.delete_site_template(conn, site_id, name)

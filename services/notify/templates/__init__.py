@@ -8,6 +8,7 @@ from services.notify.templates.base import (
     UndeclaredMergeField,
 )
 from services.notify.templates.defaults import CONTACT_FIELDS, DEFAULTS, WELCOME
+from services.notify.templates.samples import SAMPLE_CONTACT, sample_fields
 
 TEMPLATES = DEFAULTS
 
@@ -18,7 +19,9 @@ __all__ = [
     "WELCOME",
     "InvalidTemplate",
     "MissingMergeFields",
+    "SAMPLE_CONTACT",
     "Rendered",
     "Template",
     "UndeclaredMergeField",
+    "sample_fields",
 ]

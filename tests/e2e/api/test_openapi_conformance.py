@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from services.membership.seed import demo_id
 from tests.conftest import ADMIN_KEY, eventually
+from tests.e2e.api.dead_letters import park_in_billing_dead_letters
 from tests.e2e.billing.conftest import DECLINED, MONTHLY, PLAN, VISA_OK, customer, tokenise
 from tests.e2e.helpers import sign_up_and_log_in, welcome_fields
 from tests.factories import registration, unique_email
@@ -328,6 +329,24 @@ async def test_notify_admin_operations_match_the_document(api, gateway, smtp):
     await api.patch(f"/admin/api/webhooks/{hid}", json={"active": False}, headers=ADMIN, expect=200)
     await api.delete(f"/admin/api/webhooks/{hid}", headers=ADMIN, expect=204)
     await api.get(f"/admin/api/webhooks/{hid}", headers=ADMIN, expect=404)
+
+
+async def test_operations_admin_operations_match_the_document(api, amqp, bus_prefix):
+    _, created = await api.post("/admin/api/api-keys", json={"label": "conformance"}, headers=ADMIN, expect=201)
+    await api.get("/admin/api/api-keys", headers=ADMIN, expect=200)
+    await api.delete(f"/admin/api/api-keys/{created['id']}", headers=ADMIN, expect=204)
+    await api.post("/admin/api/templates/welcome/preview", json={}, headers=ADMIN, expect=200)
+    await api.post("/admin/api/templates/welcome/preview", json={"text": "{{ nope_field }}"}, headers=ADMIN, expect=422)
+
+    parked = await park_in_billing_dead_letters(amqp, bus_prefix)
+
+    async def listed():
+        _, answer = await api.get("/admin/api/dead-letters", headers=ADMIN, expect=200)
+        return parked["id"] in [d["id"] for d in answer["dead_letters"]]
+
+    await eventually(listed, message="the parked dead letter listed")
+    await api.post(f"/admin/api/dead-letters/{parked['id']}/replay", headers=ADMIN, expect=200)
+    await api.post(f"/admin/api/dead-letters/{parked['id']}/replay", headers=ADMIN, expect=404)
 
 
 async def test_a_body_over_64_kib_is_refused_in_the_error_format(api):
