@@ -183,15 +183,22 @@ async def broker_restart(cs: ChaosSystem, smtp, *, signups_count: int, restarts:
     started = time.monotonic()
 
     broker_up: list[float] = []  # wall clock (the database's too) when each broker start answered
+    probes: list[str] = []
 
     async def restart_broker():
-        for i in range(restarts):
-            await asyncio.sleep(spread / (restarts + 1))
-            await asyncio.to_thread(cs.rabbit.restart, 1.0)
-            broker_up.append(time.time())
+        async with aiohttp.ClientSession(base_url=cs.url("gateway")) as session:
+            for i in range(restarts):
+                await asyncio.sleep(spread / (restarts + 1))
+                await asyncio.to_thread(cs.rabbit.restart, 1.0)
+                broker_up.append(time.time())
+                # One signup of our own right after each start: every consumer then has something to
+                # consume, even when the signups ended before this restart.
+                probes.append(f"chaos-probe-{uuid.uuid4().hex[:8]}@example.org")
+                await _register(session, probes[-1], time.monotonic() + 60)
 
     acked, unacked, _ = await signups(cs, smtp, count=signups_count, during=restart_broker,
                                       budget=max(spread + 120, signups_count / 5))
+    acked += probes
     quiet = time.monotonic()
     await wait_for_welcomes(smtp, acked, timeout=max(60.0, signups_count / 5))  # late is not lost
     drained = time.monotonic() - 1.0 - quiet
