@@ -25,6 +25,10 @@ class NotifySettings(ServiceSettings):
     delivery_max_attempts: int = 8
     delivery_backoff_seconds: float = 2.0
     delivery_concurrency: int = 8
+    # A message still 'sending' after this long was left by a worker that died between the end of
+    # its DATA and the record of the server's answer: it is sent again (delivery.py). Keep it above
+    # smtp_timeout, or a live worker's slow answer is taken for a dead one's.
+    delivery_uncertain_seconds: float = 15.0
     # Sequences: the scheduled loop runs what is due this often (and when a contact is enrolled).
     sequence_poll_seconds: float = 15.0
     # Webhooks: retried with backoff (delivery_backoff_seconds doubling, capped) for this long.

@@ -8,6 +8,17 @@ from aiosmtpd.controller import Controller
 from tests.chaos.harness import ChaosSystem
 from tests.conftest import Mailbox, free_port
 
+CHAOS_DIR = __file__.rsplit("/", 1)[0]
+
+
+def pytest_collection_modifyitems(items):
+    """The first chaos test starts, and the last stops, a PostgreSQL, a RabbitMQ node and six
+    services of their own: on a loaded machine that alone took most of the suite's 120 s (a timeout
+    ends the run without its teardown and leaves them running)."""
+    for item in items:
+        if str(item.fspath).startswith(CHAOS_DIR):
+            item.add_marker(pytest.mark.timeout(300))
+
 
 @pytest.fixture(scope="session")
 def chaos_smtp():

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.cli import migrate_all, seed_demo
-from services.system import SERVICES, System
+from services.system import SERVICES
+from tests.chaos.zygote import ForkingSystem
 
 PG_BIN = Path(os.environ.get("CC_PG_BIN", "/usr/lib/postgresql/15/bin"))
 RABBITMQ_SERVER = os.environ.get("CC_RABBITMQ_SERVER", "/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -244,7 +245,7 @@ class ChaosSystem:
         self.rabbit = PrivateRabbit(self.root)
         self.smtp_port = smtp_port
         self.extra_env = env or {}
-        self.system: System | None = None
+        self.system: ForkingSystem | None = None
         self.log_dir = self.root / "logs"
         self.log_dir.mkdir()
 
@@ -272,7 +273,9 @@ class ChaosSystem:
             "CC_MIGRATE_ON_START": "false",  # migrated above: a restart is quicker
             **self.extra_env,
         }
-        self.system = System(env=env, ports={name: free_port() for name in SERVICES}, log_dir=self.log_dir)
+        # Forked from a zygote per service: a restart does not import the service again (zygote.py).
+        self.system = ForkingSystem(env=env, ports={name: free_port() for name in SERVICES}, log_dir=self.log_dir,
+                                    exit_dir=self.root / "exits")
         self.system.start_all()
         await asyncio.to_thread(self.system.wait_ready, None, 90)
 
@@ -289,6 +292,7 @@ class ChaosSystem:
     async def stop(self) -> None:
         if self.system is not None:
             await asyncio.to_thread(self.system.stop_all)
+            await asyncio.to_thread(self.system.stop_zygotes)
         await asyncio.to_thread(self.rabbit.stop)
         try:
             await asyncio.to_thread(self.pg.stop, "immediate")

@@ -31,7 +31,7 @@ def plan(scale: float) -> dict:
         "outbox": lambda cs, smtp, db: scenarios.outbox_crash_points(
             cs, commands=n(10_000, 100), crashes_each=n(300, 3), budget=max(120.0, 6 * n(300, 3) * 3)),
         "broker": lambda cs, smtp, db: scenarios.broker_restart(
-            cs, smtp, signups_count=n(3_000, 100), restarts=3, spread=max(12.0, n(3_000, 100) / 25)),
+            cs, smtp, signups_count=signups, restarts=3, spread=max(12.0, signups / 25)),
         "database": lambda cs, smtp, db: scenarios.database_restart(
             cs, cs.database_url, orders_count=n(10_000, 300), budget=600),
         "billing": lambda cs, smtp, db: scenarios.billing_under_crashes(

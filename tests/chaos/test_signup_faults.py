@@ -9,9 +9,9 @@ async def test_signups_reach_exactly_one_welcome_email_each_while_consumers_are_
     outcome = await scenarios.consumer_killed(chaos, chaos_smtp, signups_count=100, kills_each=kills, spread=4)
     print(outcome)
     assert (outcome.lost, outcome.blank) == (0, 0), outcome
-    # SMTP's own at-least-once window: a notify killed after the server accepted an email and before
-    # that email's transaction committed sends it again (docs/reliability.md). Each kill of notify can
-    # catch at most the emails in flight at that instant (up to 5 at once); measured 0-3 per run.
+    # SMTP's own at-least-once window: a notify killed between the end of an email's DATA and the
+    # commit of its 250 sends it again, same Message-ID (docs/reliability.md). Each kill of notify can
+    # catch at most the emails in that window at that instant (up to 5 at once).
     assert outcome.duplicated <= kills * 5, outcome
 
 

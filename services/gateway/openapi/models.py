@@ -390,8 +390,8 @@ class Message(BaseModel):
     contact_id: UUID | None
     to: str
     subject: str | None
-    status: str = Field(description="pending, sent, held or failed.")
-    reason: str | None = Field(description="Why a message was held or failed.")
+    status: str = Field(description="queued, sending (ended, the mail server's answer not yet recorded), sent or held.")
+    reason: str | None = Field(description="Why a message was held, or why it is queued again.")
     attempts: int
     created_at: datetime
     sent_at: datetime | None

@@ -4,6 +4,8 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.events import Envelope
+
 
 async def upsert_contact(conn: asyncpg.Connection, *, contact_id: UUID, site_id: UUID, email: str, first_name: str, last_name: str) -> None:
     await conn.execute(
@@ -67,12 +69,27 @@ async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record
     )
 
 
-async def mark_sent(conn: asyncpg.Connection, message_id: UUID) -> None:
+async def mark_sending(conn: asyncpg.Connection, message_id: UUID) -> None:
+    """The message is about to be ended with the SMTP "." (see delivery.py): from this commit until
+    ``mark_sent``'s, whether the server took it is unknown."""
     await conn.execute(
-        "UPDATE messages SET status = 'sent', sent_at = now(), attempts = attempts + 1, reason = NULL WHERE id = $1",
-        message_id,
+        "UPDATE messages SET status = 'sending', sending_at = clock_timestamp() WHERE id = $1", message_id
     )
-    await conn.execute("DELETE FROM outgoing WHERE message_id = $1", message_id)
+
+
+async def mark_sent(conn: asyncpg.Connection, message_id: UUID, event: Envelope | None) -> None:
+    """'sent', the rendered body deleted and ``event`` in the outbox: ONE statement, so ONE round trip
+    and its own commit (the shortest window between the server's 250 and our record of it)."""
+    await conn.execute(
+        "WITH sent AS (UPDATE messages SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,"
+        "   reason = NULL WHERE id = $1 AND status <> 'sent' RETURNING id),"
+        " body AS (DELETE FROM outgoing WHERE message_id IN (SELECT id FROM sent))"
+        " INSERT INTO outbox (event_id, routing_key, envelope) SELECT $2::uuid, $3::text, $4::jsonb FROM sent WHERE $2::uuid IS NOT NULL",
+        message_id,
+        event.id if event else None,
+        event.type if event else None,
+        event.model_dump_json() if event else None,
+    )
 
 
 async def mark_held(conn: asyncpg.Connection, message_id: UUID, reason: str) -> None:
@@ -82,14 +99,32 @@ async def mark_held(conn: asyncpg.Connection, message_id: UUID, reason: str) -> 
     await conn.execute("DELETE FROM outgoing WHERE message_id = $1", message_id)
 
 
-async def postpone(conn: asyncpg.Connection, message_id: UUID, reason: str, delay_seconds: float) -> None:
+async def postpone(
+    conn: asyncpg.Connection, message_id: UUID, reason: str, delay_seconds: float, *, uncertain: bool = False
+) -> None:
+    """Queued again for later; ``uncertain``: the server may have taken it (no answer to the ".")."""
     await conn.execute(
-        "UPDATE messages SET attempts = attempts + 1, reason = $2,"
+        "UPDATE messages SET status = 'queued', attempts = attempts + 1, reason = $2,"
+        " uncertain_resends = uncertain_resends + $4::int,"
         " next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
         message_id,
         reason,
         delay_seconds,
+        int(uncertain),
     )
+
+
+async def requeue_uncertain(conn: asyncpg.Connection, older_than_seconds: float) -> list[UUID]:
+    """Messages left in 'sending' by a worker that died between the "." and the record of its answer:
+    queued again now (the server may have taken them: at least once, same Message-ID)."""
+    rows = await conn.fetch(
+        "UPDATE messages SET status = 'queued', next_attempt_at = now(), attempts = attempts + 1,"
+        " uncertain_resends = uncertain_resends + 1,"
+        " reason = 'sent again: the worker stopped between the end of the message and the server''s answer'"
+        " WHERE status = 'sending' AND sending_at < clock_timestamp() - make_interval(secs => $1) RETURNING id",
+        older_than_seconds,
+    )
+    return [r["id"] for r in rows]
 
 
 async def list_messages(
