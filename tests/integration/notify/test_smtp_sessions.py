@@ -45,8 +45,9 @@ def delivery_to(server: Server) -> Delivery:
 
 async def send(delivery: Delivery, to: str) -> None:
     mime = build_mime(message_id=uuid.uuid4(), sender="no-reply@example.org", to=to, subject="Hi", text="Hi\n", html="<p>Hi</p>\n")
-    session = await delivery.send(to, mime)
-    await delivery.smtp.give_back(session)  # as _deliver_one does once the outcome is committed
+    session = await delivery.send_all_but_the_end(to, mime)
+    await delivery.end_data(session.client)
+    await delivery.smtp.give_back(session)  # as _deliver_one does once 'sent' is committed
 
 
 async def test_messages_in_a_row_share_one_smtp_session(server):
