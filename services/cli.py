@@ -101,6 +101,13 @@ def _print_json(answer) -> None:
 
 
 def run_command(args, settings) -> int:
+    if args.command == "billing-run" and args.direct:
+        # Before the other commands' imports (JWT, crypto, the broker): big runs start processes of this.
+        from shared.app import new_event_loop
+
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(settings)) as runner:
+            _print_json(runner.run(billing_run_direct(args.as_of, args.site_id)))
+        return 0
     from services.ops import admin_keys, dead_letters, signing_keys
     from services.ops.admin_api import AdminApiError
 
@@ -151,11 +158,6 @@ def run_command(args, settings) -> int:
             if missing:
                 raise CommandError(f"not in the dead-letter queue: {', '.join(sorted(missing))}")
             print(f"{len(replayed)} message(s) replayed")
-        elif command == "billing-run" and args.direct:
-            from shared.app import new_event_loop
-
-            with asyncio.Runner(loop_factory=lambda: new_event_loop(settings)) as runner:
-                _print_json(runner.run(billing_run_direct(args.as_of, args.site_id)))
         elif command == "billing-run":
             if args.site_id:
                 raise CommandError("--site-id goes with --direct (through the gateway, the admin key chooses the site)")
