@@ -43,11 +43,13 @@ def rows(results: dict) -> list[tuple]:
     if b := results.get("billing"):
         rate, base = b["per_second"], b["baseline_per_second"]
         row("billing run", f"subscriptions/s, 2 workers, n={b['subscriptions']:,}", rate, base, ">= 60%", rate >= 0.6 * base)
+        with_startup = b["per_second_with_startup"]
+        row("billing run", "subscriptions/s counting the 2 processes' start-up", with_startup, base, "-", True)
         row("billing run", "exactly once (invoices = payments = charges = n)", "yes" if b["exactly_once"] else "NO", None, "exactly once", b["exactly_once"])
-        projected = 1_000_000 / rate
-        label = "1M subscriptions, seconds" + ("" if b["subscriptions"] >= 1_000_000 else " (projected)")
-        seconds = b["seconds"] if b["subscriptions"] >= 1_000_000 else projected
-        row("billing run", label, seconds, None, "< 600 s", seconds < 600)
+        full = b["subscriptions"] >= 1_000_000
+        seconds = b["seconds"] if full else 1_000_000 / with_startup
+        row("billing run", "1M subscriptions, seconds" + ("" if full else " (projected)"), seconds, None, "< 600 s", seconds < 600)
+        row("billing run", "until the relay published every event, seconds", b["end_to_end_seconds"], None, "-", True)
     if a := results.get("api"):
         base = a["baseline"]
         for path in ("/api/me", "/api/orders", "/api/invoices"):
