@@ -76,6 +76,8 @@ async def charge_all(
     results = [ChargeResult("succeeded") if r.amount == 0 else None for r in requests]
     todo = [i for i, r in enumerate(requests) if r.amount != 0]
     for retry in range(immediate_retries + 1):
+        if not todo:
+            break
         if retry:
             await asyncio.sleep(0.2 * retry)
         answers = await processor.charge_many([requests[i] for i in todo])
@@ -88,8 +90,6 @@ async def charge_all(
         for outcome, n in Counter(results[i].outcome for i in todo).items():
             BILLING_CHARGES.labels(result=outcome).inc(n)
         todo = [i for i in todo if results[i].outcome == "error"]
-        if not todo:
-            break
     return results  # type: ignore[return-value]
 
 
