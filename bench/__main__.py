@@ -47,7 +47,8 @@ def rows(results: dict) -> list[tuple]:
         row("billing run", "subscriptions/s counting the 2 processes' start-up", with_startup, base, "-", True)
         row("billing run", "exactly once (invoices = payments = charges = n)", "yes" if b["exactly_once"] else "NO", None, "exactly once", b["exactly_once"])
         full = b["subscriptions"] >= 1_000_000
-        seconds = b["seconds"] if full else 1_000_000 / with_startup
+        # Projected: the start-up measured here, then a million at the working rate.
+        seconds = b["seconds"] if full else b["seconds"] - b["working_seconds"] + 1_000_000 / rate
         row("billing run", "1M subscriptions, seconds" + ("" if full else " (projected)"), seconds, None, "< 600 s", seconds < 600)
         row("billing run", "until the relay published every event, seconds", b["end_to_end_seconds"], None, "-", True)
     if a := results.get("api"):
