@@ -104,12 +104,12 @@ if __name__ == "__main__":
 
         uvloop.install()
     started_at = datetime.now(timezone.utc)
-    load_at_start = os.getloadavg()  # machine() runs at the end: a long run's load changes meanwhile
+    at_start = machine()  # the load and the commit when it starts: a long run outlasts both
     t0 = time.monotonic()
     results = asyncio.run(main(args))
     mode = "quick" if args.quick else "full" if args.full else "default"
     report = {"started_at": started_at.isoformat(), "mode": mode, "wall_seconds": round(time.monotonic() - t0, 1),
-              "machine": {**machine(), "loadavg_at_start": load_at_start, "loadavg_at_end": os.getloadavg()}, "results": results, "table": [list(r) for r in rows(results)]}
+              "machine": {**at_start, "loadavg_at_end": os.getloadavg()}, "results": results, "table": [list(r) for r in rows(results)]}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}-{mode}.json"
     path.write_text(json.dumps(report, indent=2, default=str))
