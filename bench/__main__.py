@@ -51,11 +51,14 @@ def rows(results: dict) -> list[tuple]:
     if b := results.get("billing"):
         rate, base = b["per_second"], b["baseline_per_second"]
         row("billing run", f"subscriptions/s, 2 workers, n={b['subscriptions']:,}", rate, base, ">= 60%", rate >= 0.6 * base)
+        with_startup = b["per_second_with_startup"]
+        row("billing run", "subscriptions/s counting the 2 processes' start-up", with_startup, base, "-", True)
         row("billing run", "exactly once (invoices = payments = charges = n)", "yes" if b["exactly_once"] else "NO", None, "exactly once", b["exactly_once"])
-        projected = 1_000_000 / rate
-        label = "1M subscriptions, seconds" + ("" if b["subscriptions"] >= 1_000_000 else " (projected)")
-        seconds = b["seconds"] if b["subscriptions"] >= 1_000_000 else projected
-        row("billing run", label, seconds, None, "< 600 s", seconds < 600)
+        full = b["subscriptions"] >= 1_000_000
+        # Projected: the start-up measured here, then a million at the working rate.
+        seconds = b["seconds"] if full else b["seconds"] - b["working_seconds"] + 1_000_000 / rate
+        row("billing run", "1M subscriptions, seconds" + ("" if full else " (projected)"), seconds, None, "< 600 s", seconds < 600)
+        row("billing run", "until the relay published every event, seconds", b["end_to_end_seconds"], None, "-", True)
     if a := results.get("api"):
         base = a["baseline"]
         for path in ("/api/me", "/api/orders", "/api/invoices", "/api/can-open"):
@@ -126,11 +129,12 @@ if __name__ == "__main__":
 
         uvloop.install()
     started_at = datetime.now(timezone.utc)
+    at_start = machine()  # the load and the commit when it starts: a long run outlasts both
     t0 = time.monotonic()
     results = asyncio.run(main(args))
     mode = "soak" if args.soak else "quick" if args.quick else "full" if args.full else "default"
     report = {"started_at": started_at.isoformat(), "mode": mode, "wall_seconds": round(time.monotonic() - t0, 1),
-              "machine": machine(), "results": results, "table": [list(r) for r in rows(results)]}
+              "machine": {**at_start, "loadavg_at_end": os.getloadavg()}, "results": results, "table": [list(r) for r in rows(results)]}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{started_at:%Y%m%dT%H%M%SZ}-{mode}.json"
     path.write_text(json.dumps(report, indent=2, default=str))

@@ -129,6 +129,21 @@ class UnitOfWork:
         self.published.append(envelope)
         return envelope
 
+    async def publish_all(self, events: list[Event]) -> list[Envelope]:
+        """``publish`` for many events, in one statement (a batch's events)."""
+        envelopes = [
+            Envelope.wrap(e, producer=self.producer, correlation_id=self.correlation_id, causation_id=self.causation_id)
+            for e in events
+        ]
+        if envelopes:
+            await self.conn.execute(
+                "INSERT INTO outbox (event_id, routing_key, envelope)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])",
+                [e.id for e in envelopes], [e.type for e in envelopes], [e.model_dump_json() for e in envelopes],
+            )
+            self.published.extend(envelopes)
+        return envelopes
+
 
 @asynccontextmanager
 async def unit_of_work(

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from services.billing import repository as repo
-from services.billing.charging import Attempt, charge_once, record_success, refusal
+from services.billing.charging import Attempt, OpenedInvoice, charge_once, record_success, refusal
 from services.billing.context import Ctx
 from services.billing.domain import (
     CardTokenInvalid, OrderStateConflict, idempotency_key, not_found, period_start,
@@ -109,16 +109,11 @@ async def _record_order(ctx: Ctx, site_id, body: OrderIn, product, details, orde
             status="active", card_id=card["id"], anchor_at=now, periods_billed=1, next_billing_at=period_end,
             created_at=now,
         )
-        await repo.insert_invoices(uow.conn, [(
-            invoice_id, order_id, site_id, body.contact_id, 1, 1, now, period_end, product.amount,
-            product.currency, "unpaid", None, now, None,
-        )])
-        inv = {
-            "id": invoice_id, "order_id": order_id, "site_id": site_id, "contact_id": body.contact_id,
-            "amount": product.amount, "currency": product.currency, "product_id": product.id,
-            "product_name": product.name, "kind": product.kind, "order_status": "active",
-            "period_start": now, "period_end": period_end, "sequence": 1, "installments": product.installments,
-        }
+        inv = OpenedInvoice.of(
+            id=invoice_id, order_id=order_id, site_id=site_id, contact_id=body.contact_id, sequence=1,
+            period_start=now, period_end=period_end, amount=product.amount, currency=product.currency,
+            product_id=product.id, product_name=product.name, kind=product.kind, installments=product.installments,
+        )
         await record_success(uow, inv, Attempt(card, key, result), now, charge_attempts=1)
         await uow.publish(
             OrderCreated(
@@ -249,18 +244,13 @@ async def pay_off(ctx: Ctx, site_id: UUID, order_id: UUID, card_id: UUID | None,
         )
         if result.outcome != "succeeded":
             raise refusal(Attempt(card, key, result))
-        invoice_id = uuid.uuid4()
-        await repo.insert_invoices(uow.conn, [(
-            invoice_id, order_id, site_id, contact_id, sequence, left, now, None, amount, order["currency"],
-            "unpaid", None, now, None,
-        )])
-        inv = {
-            "id": invoice_id, "order_id": order_id, "site_id": site_id, "contact_id": contact_id, "amount": amount,
-            "currency": order["currency"], "product_id": order["product_id"], "product_name": order["product_name"],
-            "kind": "payment_plan", "order_status": "active", "period_start": now, "period_end": None,
-            "sequence": sequence, "installments": order["installments"],
-        }
+        inv = OpenedInvoice.of(
+            order_id=order_id, site_id=site_id, contact_id=contact_id, sequence=sequence, covers=left,
+            period_start=now, period_end=None, amount=amount, currency=order["currency"],
+            product_id=order["product_id"], product_name=order["product_name"], kind="payment_plan",
+            installments=order["installments"],
+        )
         await record_success(uow, inv, Attempt(card, key, result), now, charge_attempts=1)
     log.info("payment_plan.paid_off", order_id=str(order_id))
-    return invoice_id
+    return inv["id"]
 

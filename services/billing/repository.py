@@ -249,20 +249,36 @@ async def claim_due_orders(conn, *, as_of: datetime, site_id, contact_id, limit:
 # --- invoices -------------------------------------------------------------------------------------
 
 
-async def insert_invoices(conn, rows: list[tuple]) -> None:
-    """(id, order_id, site_id, contact_id, sequence, covers, period_start, period_end, amount, currency,
-    status, next_attempt_at, created_at, paid_at). A second invoice for an (order, period) is refused."""
-    await conn.executemany(
-        "INSERT INTO invoices (id, order_id, site_id, contact_id, sequence, covers, period_start, period_end,"
-        " amount, currency, status, next_attempt_at, created_at, paid_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        rows,
+_INVOICE_COLUMNS = (
+    "id", "order_id", "site_id", "contact_id", "sequence", "covers", "period_start", "period_end", "amount", "currency",
+    "status", "charge_attempts", "next_attempt_at", "created_at", "paid_at",
+)
+
+
+async def insert_invoices(conn, invoices: list) -> None:
+    """Invoices (mappings with ``_INVOICE_COLUMNS``), in one statement. A second invoice for an
+    (order, period) is refused."""
+    if not invoices:
+        return
+    await conn.execute(
+        f"INSERT INTO invoices ({', '.join(_INVOICE_COLUMNS)})"
+        " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::int[],"
+        " $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::text[], $11::text[], $12::int[],"
+        " $13::timestamptz[], $14::timestamptz[], $15::timestamptz[])",
+        *([inv[c] for inv in invoices] for c in _INVOICE_COLUMNS),
     )
 
 
 async def advance_orders(conn, rows: list[tuple]) -> None:
     """(order_id, periods_billed, next_billing_at)."""
-    await conn.executemany("UPDATE orders SET periods_billed = $2, next_billing_at = $3 WHERE id = $1", rows)
+    if not rows:
+        return
+    await conn.execute(
+        "UPDATE orders o SET periods_billed = v.periods_billed, next_billing_at = v.next_billing_at"
+        " FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS v (id, periods_billed, next_billing_at)"
+        " WHERE o.id = v.id",
+        *zip(*rows),
+    )
 
 
 _INVOICE_CHARGE = """
@@ -327,18 +343,39 @@ async def invoices_of(conn, contact_id: UUID, site_id: UUID, *, status: str | No
 # --- payments -------------------------------------------------------------------------------------
 
 
-async def insert_payment(conn, **p) -> bool:
-    """False when a failed payment with this key is already recorded; a second SUCCEEDED payment for
-    a key is refused by the unique constraint (it raises)."""
-    conflict = " ON CONFLICT (idempotency_key) DO NOTHING" if p["status"] == "failed" else ""
-    return await conn.fetchval(
+async def insert_payments(conn, rows: list[tuple], *, failed: bool = False) -> set[str]:
+    """(id, invoice_id, order_id, site_id, contact_id, card_id, amount, currency, status,
+    idempotency_key, processor_charge_id, failure_code, failure_message, created_at), in one
+    statement; answers the keys recorded. ``failed``: one already recorded under its key is skipped;
+    a second payment for the key of a SUCCEEDED one is refused by the unique constraint (it raises)."""
+    if not rows:
+        return set()
+    conflict = " ON CONFLICT (idempotency_key) DO NOTHING" if failed else ""
+    recorded = await conn.fetch(
         "INSERT INTO payments (id, invoice_id, order_id, site_id, contact_id, card_id, amount, currency, status,"
         " idempotency_key, processor_charge_id, failure_code, failure_message, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)" + conflict + " RETURNING true",
-        p["id"], p["invoice_id"], p["order_id"], p["site_id"], p["contact_id"], p["card_id"], p["amount"],
-        p["currency"], p["status"], p["idempotency_key"], p["charge_id"], p["failure_code"], p["failure_message"],
-        p["created_at"],
-    ) is not None
+        " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bigint[],"
+        " $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[])"
+        + conflict + " RETURNING idempotency_key",
+        *zip(*rows),
+    )
+    return {r["idempotency_key"] for r in recorded}
+
+
+async def mark_invoices_paid(conn, rows: list[tuple], *, paid_at: datetime) -> None:
+    """(invoice_id, charge_attempts): paid, no retry pending."""
+    if not rows:
+        return
+    await conn.execute(
+        "UPDATE invoices i SET status = 'paid', paid_at = $3, next_attempt_at = NULL, charge_attempts = v.attempts,"
+        " last_error = NULL FROM unnest($1::uuid[], $2::int[]) AS v (id, attempts) WHERE i.id = v.id",
+        *zip(*rows), paid_at,
+    )
+
+
+async def reactivate_orders(conn, order_ids: list[UUID]) -> None:
+    """Orders that were behind (past due, suspended) and are paid up again."""
+    await conn.execute("UPDATE orders SET status = 'active', suspended_at = NULL WHERE id = ANY($1::uuid[])", order_ids)
 
 
 _PAYMENT_VIEW = """

@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from services.billing import repository as repo
-from services.billing.charging import charge_cards, record
+from services.billing.charging import OpenedInvoice, charge_rounds, record_rounds
 from services.billing.domain import period_start
 from services.billing.processor import PaymentProcessor
 from shared.db import UnitOfWork, unit_of_work
@@ -58,12 +58,12 @@ class BillingRun:
         summary = RunSummary(as_of=as_of.isoformat())
         log.info("billing_run.started", as_of=summary.as_of, site_id=str(site_id) if site_id else None)
         summary.expiring_cards = await self._announce_expiring_cards(as_of, site_id, contact_id, correlation_id)
-        # An order owes at most one open invoice, so catching up on several periods alternates:
-        # open a period, charge it, open the next.
+        # An order owes at most one open invoice, so catching up on several periods goes period by
+        # period: the next is opened once the last is paid.
         for _ in range(10_000):
-            opened = await self._open_periods(as_of, site_id, contact_id, correlation_id, summary)
-            charged = await self._charge_due(as_of, site_id, contact_id, correlation_id, summary)
-            if not opened and not charged:
+            billed = await self._bill_due_orders(as_of, site_id, contact_id, correlation_id, summary)
+            retried = await self._charge_due(as_of, site_id, contact_id, correlation_id, summary)
+            if not billed and not retried:
                 break
         log.info("billing_run.finished", **summary.dict())
         return summary
@@ -85,34 +85,49 @@ class BillingRun:
                 )
         return len(cards)
 
-    async def _open_periods(self, as_of, site_id, contact_id, correlation_id, summary) -> int:
+    async def _bill_due_orders(self, as_of, site_id, contact_id, correlation_id, summary) -> int:
+        """Batch after batch of due orders, each batch in one transaction: claim the orders, open the
+        period that has begun (the order moves on to the next), charge the new invoices and write
+        them with their outcomes. A crash before the commit leaves nothing: the next run opens the
+        same periods again, and their charges carry the same keys, so the processor replays any it
+        already made."""
         total = 0
         while True:
             async with self.pool.acquire() as conn, conn.transaction():
-                orders = await repo.claim_due_orders(conn, as_of=as_of, site_id=site_id, contact_id=contact_id, limit=500)
+                orders = await repo.claim_due_orders(
+                    conn, as_of=as_of, site_id=site_id, contact_id=contact_id, limit=self.settings.billing_run_batch
+                )
                 if not orders:
                     return total
-                invoices, advances = [], []
-                for o in orders:
-                    if o["cancel_at_period_end"]:
-                        await repo.update(conn, "orders", o["id"], status="cancelled", next_billing_at=None)
-                        summary.cancelled += 1
-                        continue
-                    index = o["periods_billed"]  # the period that has begun (0-based)
-                    start = o["next_billing_at"]
-                    end = period_start(o["anchor_at"], o["anchor_index"], index + 1, o["interval"], o["interval_count"])
-                    last = o["kind"] == "payment_plan" and index + 1 >= o["installments"]
-                    invoices.append((
-                        uuid.uuid4(), o["id"], o["site_id"], o["contact_id"], index + 1, 1, start, end,
-                        o["amount"], o["currency"], "unpaid", start, start, None,
-                    ))
-                    advances.append((o["id"], index + 1, None if last else end))
-                await repo.insert_invoices(conn, invoices)
-                await repo.advance_orders(conn, advances)
-            summary.invoices_created += len(invoices)
+                invoices = await self._open_periods(conn, orders, summary)
+                await self._charge(conn, invoices, as_of, correlation_id, summary)
             total += len(orders)
 
+    async def _open_periods(self, conn, orders, summary) -> list[OpenedInvoice]:
+        """Each order's period that has begun: its invoice (written by ``_charge``), and the order
+        advanced to the next period (cancelled instead when it ends at this period's end)."""
+        invoices, advances = [], []
+        for o in orders:
+            if o["cancel_at_period_end"]:
+                await repo.update(conn, "orders", o["id"], status="cancelled", next_billing_at=None)
+                summary.cancelled += 1
+                continue
+            index = o["periods_billed"]  # the period that has begun (0-based)
+            end = period_start(o["anchor_at"], o["anchor_index"], index + 1, o["interval"], o["interval_count"])
+            last = o["kind"] == "payment_plan" and index + 1 >= o["installments"]
+            invoices.append(OpenedInvoice.of(
+                order_id=o["id"], site_id=o["site_id"], contact_id=o["contact_id"], sequence=index + 1,
+                period_start=o["next_billing_at"], period_end=end, amount=o["amount"], currency=o["currency"],
+                product_id=o["product_id"], product_name=o["product_name"], kind=o["kind"],
+                installments=o["installments"], card_id=o["card_id"],
+            ))
+            advances.append((o["id"], index + 1, None if last else end))
+        await repo.advance_orders(conn, advances)
+        summary.invoices_created += len(invoices)
+        return invoices
+
     async def _charge_due(self, as_of, site_id, contact_id, correlation_id, summary) -> int:
+        """Unpaid invoices whose retry is due (after a decline or a transient error), batch by batch."""
         total = 0
         while True:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -121,19 +136,22 @@ class BillingRun:
                 )
                 if not invoices:
                     return total
-                order_cards = await repo.cards_by_ids(
-                    conn, list({inv["card_id"] for inv in invoices if inv["card_id"] is not None})
-                )
-                card_lists = [await self._cards_for(conn, inv, order_cards) for inv in invoices]
-                rounds = await asyncio.gather(
-                    *(charge_cards(self.processor, inv, cards) for inv, cards in zip(invoices, card_lists))
-                )
-                uow = UnitOfWork(conn, producer=self.settings.service, correlation_id=correlation_id, causation_id=None)
-                for inv, attempts in zip(invoices, rounds):
-                    outcome = await record(uow, inv, attempts, as_of, settings=self.settings, scheduled=True)
-                    summary.charged += 1
-                    setattr(summary, outcome, getattr(summary, outcome) + 1)
+                await self._charge(conn, invoices, as_of, correlation_id, summary)
             total += len(invoices)
+
+    async def _charge(self, conn, invoices, as_of, correlation_id, summary) -> None:
+        """Charge a batch of invoices (locked by the caller's transaction, or just opened) together at
+        the processor, and record every outcome in that transaction."""
+        if not invoices:
+            return
+        order_cards = await repo.cards_by_ids(conn, list({inv["card_id"] for inv in invoices if inv["card_id"] is not None}))
+        card_lists = [await self._cards_for(conn, inv, order_cards) for inv in invoices]
+        rounds = await charge_rounds(self.processor, list(zip(invoices, card_lists)))
+        uow = UnitOfWork(conn, producer=self.settings.service, correlation_id=correlation_id, causation_id=None)
+        outcomes = await record_rounds(uow, list(zip(invoices, rounds)), as_of, settings=self.settings, scheduled=True)
+        for outcome in outcomes:
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+        summary.charged += len(outcomes)
 
     async def _cards_for(self, conn, inv, order_cards: dict) -> list:
         """The order's card (from ``order_cards``, the batch's cards read at once); on a retry, then

@@ -14,5 +14,6 @@ class BillingSettings(ServiceSettings):
     # The scheduled billing run: every so many seconds (0 turns it off). The first run comes one
     # interval after start, so a freshly started system (and the test suite) is not disturbed.
     billing_run_interval_seconds: float = 3600.0
-    # Invoices charged together (concurrently) in one transaction of the billing run.
-    billing_run_batch: int = 100
+    # Orders (invoices) a billing run claims, charges together (one batch at the processor) and writes
+    # in one transaction.
+    billing_run_batch: int = 500

@@ -14,7 +14,7 @@ from shared.metrics import instrument
 
 
 def create_app(settings: SandboxSettings) -> web.Application:
-    app = web.Application(middlewares=[correlation_middleware, error_middleware], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[correlation_middleware, error_middleware], client_max_size=1024 * 1024)  # a batch of charges
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_postgres)
     app.router.add_get("/healthz", healthz)

@@ -4,6 +4,8 @@
 calls the rest directly. Charges and refunds need an ``Idempotency-Key`` header: a repeated key with
 the same parameters returns the stored result (``Idempotent-Replayed: true``), with other parameters
 409. A transient processing error stores nothing, so retrying with the same key runs the charge again.
+``POST /sandbox/v1/charges/batch`` takes many charges at once (the billing run's), each with its own
+key and its own outcome, by the same rules (``services/sandbox/charges.py``).
 """
 
 import hashlib
@@ -12,16 +14,18 @@ from datetime import datetime, timezone
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from services.sandbox import repository as repo
-from services.sandbox.domain import DECLINES, IdempotencyKeyReused, ProcessingError, check_card
+from services.sandbox.charges import ChargeOrder, charge_all
+from services.sandbox.domain import IdempotencyKeyReused, ProcessingError, check_card
 from shared.app import POOL
 from shared.errors import InvalidRequest, NotFound, ServiceError
 from shared.http import read_body
 from shared.logging import get_logger
 
 log = get_logger("sandbox.http")
+MAX_BATCH = 1000  # charges in one batch request
 routes = web.RouteTableDef()
 
 
@@ -37,6 +41,21 @@ class ChargeRequest(BaseModel):
     amount: int = Field(gt=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     description: str = Field("", max_length=200)
+
+
+class BatchCharge(ChargeRequest):
+    idempotency_key: str = Field(min_length=1, max_length=255)
+
+
+class BatchChargeRequest(BaseModel):
+    charges: list[BatchCharge] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @field_validator("charges")
+    @classmethod
+    def _distinct_keys(cls, charges: list[BatchCharge]) -> list[BatchCharge]:
+        if len({c.idempotency_key for c in charges}) != len(charges):
+            raise ValueError("each charge needs an idempotency key of its own")
+        return charges
 
 
 class RefundRequest(BaseModel):
@@ -101,44 +120,43 @@ async def get_token(request: web.Request) -> web.Response:
 async def create_charge(request: web.Request) -> web.Response:
     key = _idempotency_key(request)
     body = await read_body(request, ChargeRequest)
-    request_hash = _hash(body.token, body.amount, body.currency)
     async with request.app[POOL].acquire() as conn:
-        existing = await repo.charge_by_key(conn, key)
-        if existing is not None:
-            return _replay(existing, request_hash)
-        token = await repo.token(conn, body.token)
-        if token is None:
-            raise NotFound("No such token.", details={"token": "unknown"})
-        if token["behaviour"] == "processing_error" and await repo.first_transient_failure(conn, key):
+        [outcome] = await charge_all(conn, [ChargeOrder(key, body.token, body.amount, body.currency)])
+    if isinstance(outcome, ServiceError):
+        if isinstance(outcome, ProcessingError):
             log.info("sandbox.charge_transient_failure")
-            raise ProcessingError()
-        failure = DECLINES.get(token["behaviour"])
-        row = await repo.insert_charge(
-            conn,
-            id="ch_" + secrets.token_urlsafe(18),
-            idempotency_key=key,
-            request_hash=request_hash,
-            token=body.token,
-            amount=body.amount,
-            currency=body.currency,
-            status="failed" if failure else "succeeded",
-            failure_code=failure[0] if failure else None,
-            failure_message=failure[1] if failure else None,
+        raise outcome
+    row = outcome.row
+    if outcome.replayed:
+        return web.json_response(
+            _charge_body(row), status=200 if row["status"] == "succeeded" else 402, headers={"Idempotent-Replayed": "true"}
         )
-    if row["request_hash"] != request_hash:
-        raise IdempotencyKeyReused()
     log.info("sandbox.charge_created", charge_id=row["id"], status=row["status"])
     return web.json_response(_charge_body(row), status=201 if row["status"] == "succeeded" else 402)
 
 
-def _replay(row, request_hash: str) -> web.Response:
-    if row["request_hash"] != request_hash:
-        raise IdempotencyKeyReused()
-    return web.json_response(
-        _charge_body(row),
-        status=200 if row["status"] == "succeeded" else 402,
-        headers={"Idempotent-Replayed": "true"},
-    )
+@routes.post("/sandbox/v1/charges/batch")
+async def create_charges(request: web.Request) -> web.Response:
+    """Many charges in one request, each with its own idempotency key and its own outcome (as the
+    single route would answer it): ``{"charges": [...]}`` in the order asked. A charge is a charge
+    body plus ``idempotency_key`` and ``replayed``, or ``{"idempotency_key", "status": "error",
+    "error": {...}, "retryable"}`` (retryable: ``processing_error``, retry with the same key)."""
+    body = await read_body(request, BatchChargeRequest)
+    orders = [ChargeOrder(c.idempotency_key, c.token, c.amount, c.currency) for c in body.charges]
+    async with request.app[POOL].acquire() as conn:
+        outcomes = await charge_all(conn, orders)
+    answers, created = [], 0
+    for order, outcome in zip(orders, outcomes):
+        if isinstance(outcome, ServiceError):
+            answers.append({
+                "idempotency_key": order.idempotency_key, "status": "error", **outcome.body(),
+                "retryable": outcome.status >= 500,
+            })
+        else:
+            created += not outcome.replayed
+            answers.append({**_charge_body(outcome.row), "idempotency_key": order.idempotency_key, "replayed": outcome.replayed})
+    log.info("sandbox.charges_batch", charges=len(orders), created=created)
+    return web.json_response({"charges": answers})
 
 
 @routes.get("/sandbox/v1/charges")

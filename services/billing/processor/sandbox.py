@@ -1,13 +1,18 @@
-"""The adapter for the built-in sandbox processor (``services/sandbox``), over its HTTP API."""
+"""The adapter for the built-in sandbox processor (``services/sandbox``), over its HTTP API: one
+kept-alive connection pool (the caller's ``aiohttp.ClientSession``), and the billing run's charges in
+batches (``POST /sandbox/v1/charges/batch``), each with its own key and outcome."""
 
 import asyncio
 
 import aiohttp
 
-from services.billing.processor import CardDetails, ChargeResult, RefundResult
+from services.billing.processor import CardDetails, ChargeRequest, ChargeResult, RefundResult
 from shared.logging import get_logger
 
 log = get_logger("billing.processor")
+
+BATCH = 500  # charges per batch request (the sandbox takes up to 1,000)
+UNAVAILABLE = ChargeResult("error", code="processor_unavailable", message="The payment processor did not answer.")
 
 
 class SandboxProcessor:
@@ -39,16 +44,52 @@ class SandboxProcessor:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             # The charge may or may not have happened: only a retry with the same key can tell.
             log.warning("processor.unavailable", error=type(exc).__name__)
-            return ChargeResult("error", code="processor_unavailable", message="The payment processor did not answer.")
+            return UNAVAILABLE
         if status in (200, 201) and body.get("status") == "succeeded":
             return ChargeResult("succeeded", charge_id=body["id"])
         if status == 402 and body.get("status") == "failed":
-            return ChargeResult("declined", charge_id=body["id"], code=body["failure_code"], message=body["failure_message"])
+            return _declined(body)
         error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-        if status >= 500 or status == 429:
-            return ChargeResult("error", code=error.get("code", "processing_error"), message=error.get("message"))
-        # 4xx other than a decline: the request itself is wrong (unknown token, key reused).
-        return ChargeResult("declined", code=error.get("code", "charge_refused"), message=error.get("message", "The charge was refused."))
+        return _refused(error, retryable=status >= 500 or status == 429)
+
+    async def charge_many(self, requests: list[ChargeRequest]) -> list[ChargeResult]:
+        if len(requests) == 1:
+            r = requests[0]
+            return [await self.charge(
+                token=r.token, amount=r.amount, currency=r.currency, idempotency_key=r.idempotency_key,
+                description=r.description,
+            )]
+        batches = [requests[i:i + BATCH] for i in range(0, len(requests), BATCH)]
+        return [result for batch in await asyncio.gather(*map(self._charge_batch, batches)) for result in batch]
+
+    async def _charge_batch(self, requests: list[ChargeRequest]) -> list[ChargeResult]:
+        body = {"charges": [
+            {"idempotency_key": r.idempotency_key, "token": r.token, "amount": r.amount, "currency": r.currency,
+             "description": r.description[:200]}
+            for r in requests
+        ]}
+        try:
+            status, answer = await self._call("POST", "/sandbox/v1/charges/batch", body)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            # Any of them may or may not have been charged: only their keys can tell.
+            log.warning("processor.unavailable", error=type(exc).__name__, charges=len(requests))
+            return [UNAVAILABLE] * len(requests)
+        charges = answer.get("charges") if status == 200 and isinstance(answer, dict) else None
+        if not isinstance(charges, list) or len(charges) != len(requests):
+            error = (answer or {}).get("error", {}) if isinstance(answer, dict) else {}
+            log.warning("processor.batch_refused", status=status, code=error.get("code"))
+            return [_refused(error, retryable=True)] * len(requests)
+        results = []
+        for request, charge in zip(requests, charges):
+            if charge.get("idempotency_key") != request.idempotency_key:
+                results.append(_refused({}, retryable=True))
+            elif charge.get("status") == "succeeded":
+                results.append(ChargeResult("succeeded", charge_id=charge["id"]))
+            elif charge.get("status") == "failed":
+                results.append(_declined(charge))
+            else:
+                results.append(_refused(charge.get("error") or {}, retryable=bool(charge.get("retryable"))))
+        return results
 
     async def find_charge(self, idempotency_key: str) -> ChargeResult | None:
         try:
@@ -58,13 +99,13 @@ class SandboxProcessor:
                 status, body = response.status, await response.json(content_type=None)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             log.warning("processor.unavailable", error=type(exc).__name__)
-            return ChargeResult("error", code="processor_unavailable", message="The payment processor did not answer.")
+            return UNAVAILABLE
         if status == 404:
             return None
         if status == 200 and body.get("status") == "succeeded":
             return ChargeResult("succeeded", charge_id=body["id"])
         if status == 200 and body.get("status") == "failed":
-            return ChargeResult("declined", charge_id=body["id"], code=body["failure_code"], message=body["failure_message"])
+            return _declined(body)
         return ChargeResult("error", code="processing_error", message="The payment processor could not say.")
 
     async def refund(self, *, charge_id: str, amount: int, idempotency_key: str) -> RefundResult:
@@ -84,3 +125,15 @@ class SandboxProcessor:
             method, self.base_url + path, json=body, headers=headers, timeout=self.timeout
         ) as response:
             return response.status, await response.json(content_type=None)
+
+
+def _declined(charge: dict) -> ChargeResult:
+    return ChargeResult("declined", charge_id=charge["id"], code=charge["failure_code"], message=charge["failure_message"])
+
+
+def _refused(error: dict, *, retryable: bool) -> ChargeResult:
+    """No charge: transient (retry with the same key), or the request itself is wrong (unknown token,
+    key reused), which ends the attempt like a decline."""
+    if retryable:
+        return ChargeResult("error", code=error.get("code", "processing_error"), message=error.get("message"))
+    return ChargeResult("declined", code=error.get("code", "charge_refused"), message=error.get("message", "The charge was refused."))

@@ -167,3 +167,55 @@ async def test_a_retried_order_with_the_same_idempotency_key_is_one_order_and_on
     assert statuses == [201, 200] and len(ids) == 1
     assert await db.fetchval("SELECT count(*) FROM sandbox.charges WHERE token = $1", card["token"]) == 1
     assert await db.fetchval("SELECT count(*) FROM billing.orders WHERE contact_id = $1", uuid.UUID(person["contact_id"])) == 1
+
+
+async def test_a_batch_of_charges_gives_each_its_own_key_and_outcome_as_the_single_route_would(system, gateway):
+    from services.billing.processor import ChargeRequest
+    from services.billing.processor.sandbox import SandboxProcessor
+
+    sandbox = system.processes["sandbox"].url
+    ok, declined, transient = [(await tokenise(gateway, n))["token"] for n in (VISA_OK, DECLINED, TRANSIENT)]
+    keys = {name: f"{name}-{uuid.uuid4().hex}" for name in ("ok", "declined", "transient", "earlier", "reused", "unknown")}
+    async with aiohttp.ClientSession(base_url=sandbox) as s:
+        for name in ("earlier", "reused"):
+            async with s.post("/sandbox/v1/charges", json={"token": ok, "amount": 500, "currency": "USD"},
+                              headers={"Idempotency-Key": keys[name]}) as r:
+                assert r.status == 201
+                if name == "earlier":
+                    earlier = (await r.json())["id"]
+        charge = lambda name, token, amount=500: {  # noqa: E731
+            "idempotency_key": keys[name], "token": token, "amount": amount, "currency": "USD", "description": name}
+        batch = [charge("ok", ok), charge("declined", declined), charge("transient", transient), charge("earlier", ok),
+                 charge("reused", ok, amount=999), charge("unknown", "tok_nobody")]
+        async with s.post("/sandbox/v1/charges/batch", json={"charges": batch}) as r:
+            assert r.status == 200
+            answers = {a["idempotency_key"]: a for a in (await r.json())["charges"]}
+        assert [a["idempotency_key"] for a in answers.values()] == [c["idempotency_key"] for c in batch]
+        assert answers[keys["ok"]]["status"] == "succeeded" and not answers[keys["ok"]]["replayed"]
+        assert answers[keys["declined"]]["failure_code"] == "card_declined"
+        assert answers[keys["transient"]]["error"]["code"] == "processing_error" and answers[keys["transient"]]["retryable"]
+        assert answers[keys["earlier"]]["replayed"] and answers[keys["earlier"]]["id"] == earlier
+        assert answers[keys["reused"]]["error"]["code"] == "idempotency_key_reused"
+        assert answers[keys["unknown"]]["error"]["code"] == "not_found" and not answers[keys["unknown"]]["retryable"]
+        # The same batch again: every stored charge is replayed, and the transient one now charges.
+        async with s.post("/sandbox/v1/charges/batch", json={"charges": batch[:3]}) as r:
+            again = (await r.json())["charges"]
+        assert [a.get("replayed") for a in again] == [True, True, False]
+        assert again[0]["id"] == answers[keys["ok"]]["id"] and again[2]["status"] == "succeeded"
+        # A key twice in one batch is refused whole: nothing is charged.
+        twice = {**batch[0], "idempotency_key": "twice-" + uuid.uuid4().hex}
+        async with s.post("/sandbox/v1/charges/batch", json={"charges": [twice, twice]}) as r:
+            assert r.status == 422
+        async with s.get("/sandbox/v1/charges", params={"idempotency_key": twice["idempotency_key"]}) as r:
+            assert r.status == 404
+
+        # Billing's adapter reads the same answers into its results.
+        processor = SandboxProcessor(sandbox, s)
+        fresh = ChargeRequest(token=declined, amount=700, currency="USD", idempotency_key="d-" + uuid.uuid4().hex)
+        results = await processor.charge_many([
+            ChargeRequest(token=ok, amount=500, currency="USD", idempotency_key=keys["ok"]), fresh,
+            ChargeRequest(token="tok_nobody", amount=500, currency="USD", idempotency_key="u-" + uuid.uuid4().hex),
+        ])
+    assert [(r.outcome, r.code) for r in results] == [
+        ("succeeded", None), ("declined", "card_declined"), ("declined", "not_found")]
+    assert results[0].charge_id == answers[keys["ok"]]["id"]
