@@ -34,9 +34,12 @@ class ServiceSettings(BaseSettings):
     redelivery_backoff_seconds: float = 0.2
     prefetch: int = 32
     # The consumer applies what arrives while this many batches are in progress together: at most
-    # consumer_batch messages per transaction (shared/consumer.py).
-    consumer_concurrency: int = 4
-    consumer_batch: int = 50
+    # consumer_batch messages per transaction (shared/consumer.py). Measured on 2 idle cores (make bench
+    # QUICK=1): 4 x 50 made the welcome pipeline 13-15 registrations/s, 8 or 16 x 50 7-11/s (batches of
+    # many messages wait on each other's row locks); 32 x 1 (every handler of one message in one
+    # transaction, 32 messages at once) 78-88/s. Raise consumer_batch only with a benchmark in hand.
+    consumer_concurrency: int = 32
+    consumer_batch: int = 1
     migrate_on_start: bool = True
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"

@@ -168,7 +168,7 @@ async def backlog(bus, envelopes: list[Envelope]) -> None:
 
 async def test_a_backlog_is_applied_in_few_transactions_each_event_once(service):
     settings, pool, bus = service
-    settings = settings.model_copy(update={"consumer_concurrency": 1, "prefetch": 50})
+    settings = settings.model_copy(update={"consumer_concurrency": 1, "consumer_batch": 50, "prefetch": 50})
     transactions: list[int] = []
     await pool.execute("CREATE TABLE effects (n int)")
 
@@ -193,7 +193,7 @@ async def test_a_backlog_is_applied_in_few_transactions_each_event_once(service)
 
 async def test_a_failing_handler_in_a_batch_delays_only_its_own_event(service):
     settings, pool, bus = service
-    settings = settings.model_copy(update={"consumer_concurrency": 1, "prefetch": 50})
+    settings = settings.model_copy(update={"consumer_concurrency": 1, "consumer_batch": 50, "prefetch": 50})
     failed: list[int] = []
     await pool.execute("CREATE TABLE effects (n int)")
 
