@@ -66,7 +66,9 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.", details={"fields": {"body": "expected an object"}})
     try:
-        return model.model_validate(data)
+        # Strict, as the document's JSON Schema reads: `true` is a boolean, `0` and `"yes"` are not; a
+        # number is not a string (JSON's own strings still give UUIDs, times and enums).
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise InvalidRequest(details=validation_details(exc.errors())) from None
 

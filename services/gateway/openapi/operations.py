@@ -219,8 +219,9 @@ def page(path: str, summary: str, **kw) -> Op:
 
 def form(path: str, summary: str, answers: dict | None = None) -> Op:
     """A page's form post (``application/x-www-form-urlencoded`` with the CSRF token): 303 onwards,
-    or the page again with the reason (4xx, HTML); 403 without a valid CSRF token."""
-    return Op("POST", path, summary, "Pages", {303: NO_CONTENT, 403: HTML, **(answers or {})}, forwarded=False)
+    or the page again with the reason (4xx, HTML); 403 without a valid CSRF token; 400 for a body
+    that is no form (multipart without a boundary...)."""
+    return Op("POST", path, summary, "Pages", {303: NO_CONTENT, 400: HTML, 403: HTML, **(answers or {})}, forwarded=False)
 
 
 SESSION_NOTE = "Needs the session cookies set by `POST /login`; without them, 303 to `/login`."
