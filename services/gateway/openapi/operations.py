@@ -17,7 +17,7 @@ from services.sandbox.http import TokenRequest
 
 E = "error"
 LIMIT_200 = [query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-             query("offset", {"type": "integer", "minimum": 0, "default": 0})]
+             query("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0})]
 CURSOR = [query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
           query("cursor", {"type": "string"}, "The `next_cursor` of the previous page.")]
 
