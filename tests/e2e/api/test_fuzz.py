@@ -9,7 +9,7 @@ key of a site of their own (the fuzzer changes that site's settings, not the dem
 use). Calls come from a loopback address of their own (its failed logins are not the other tests').
 
 ``make test`` runs ``CC_FUZZ_EXAMPLES`` (default 5) examples per operation; the long run
-(docs/reliability.md): ``CC_FUZZ_EXAMPLES=200 pytest tests/e2e/api/test_fuzz.py``.
+(docs/reliability.md): ``CC_FUZZ_EXAMPLES=100 pytest tests/e2e/api/test_fuzz.py --timeout 1800``.
 """
 
 import json
@@ -21,9 +21,9 @@ import uuid
 import pytest
 import requests
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from hypothesis import HealthCheck, settings
 from requests.adapters import HTTPAdapter
+from schemathesis.config import SchemathesisConfig
 
 from services.gateway.openapi import document
 from services.membership.seed import seed_site
@@ -45,8 +45,6 @@ class FromAddress(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
-# The document the gateway serves (``served_document`` checks it is this one), loaded at collection so
-# each operation is a test of its own.
 # A schema-valid request may still be refused for what the schema cannot say: an id in the body
 # that names nothing of this site (422 unknown_level...), rules across fields (a choice field needs
 # choices), a cursor not from a previous page, a card token the processor does not know, an unknown
@@ -58,6 +56,8 @@ CONFIG = SchemathesisConfig.from_dict({
     "operations": [{"include-path": "/api/password/set",
                     "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}}}],
 })
+# The document the gateway serves (``served_document`` checks it is this one), loaded at collection so
+# each operation is a test of its own.
 APIS = {**document(), "paths": {path: ops for path, ops in document()["paths"].items() if re.match(API, path)}}
 schema = schemathesis.openapi.from_dict(APIS, config=CONFIG)
 
