@@ -49,6 +49,8 @@ async def correlation_middleware(request: web.Request, handler):
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     try:
+        if any("\x00" in value for value in request.query.values()):
+            raise InvalidRequest("A query parameter holds a NUL character.", details={"fields": {"query": "NUL character"}})
         return await handler(request)
     except ServiceError as exc:
         return web.json_response(exc.body(), status=exc.status)
@@ -73,8 +75,12 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise InvalidRequest("The body is not valid JSON.", details={"fields": {"body": "invalid JSON"}}) from None
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.", details={"fields": {"body": "expected an object"}})
+    if b"\\u0000" in raw:  # JSON writes NUL only so; PostgreSQL text cannot hold it (a 500 before)
+        raise InvalidRequest("The body holds a NUL character.", details={"fields": {"body": "NUL character"}})
     try:
-        return model.model_validate(data)
+        # Strict, as the document's JSON Schema reads: `true` is a boolean, `0` and `"yes"` are not; a
+        # number is not a string (JSON's own strings still give UUIDs, times and enums).
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise InvalidRequest(details=validation_details(exc.errors())) from None
 

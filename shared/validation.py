@@ -1,8 +1,9 @@
 """Field types shared by request bodies."""
 
+import re
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
 
 
@@ -14,7 +15,19 @@ def _email(value: str) -> str:
     return result.normalized
 
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email)]
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
+
+
+# What the document says of an email: the format, and none of the special-use domains (.test, .local,
+# .invalid...) that _email refuses (they cannot receive mail).
+EMAIL_SCHEMA = {
+    "format": "email",
+    "pattern": r"^(?!.*\.(?:" + "|".join(_any_case(d) for d in SPECIAL_USE_DOMAIN_NAMES) + r")\.?$)",
+}
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(_email), Field(json_schema_extra=EMAIL_SCHEMA)
+]
 
 
 def _not_blank(value: str) -> str:
@@ -25,4 +38,8 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
+# The document says what _not_blank checks: something other than spaces, no control character.
+Name = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=None, json_schema_extra={"pattern": r"^[^\x00-\x1f]*\S[^\x00-\x1f]*$"}),
+    AfterValidator(_not_blank),
+]

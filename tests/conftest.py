@@ -80,6 +80,7 @@ async def bus_prefix(run_id):
         for service in SERVICES:
             for queue in (f"{prefix}{service}.events", f"{prefix}{service}.events.dead"):
                 await channel.queue_delete(queue)
+        await channel.queue_delete(f"{prefix}recorded")
         for exchange in (f"{prefix}cc.events", f"{prefix}cc.dead"):
             await channel.exchange_delete(exchange)
     finally:
@@ -142,7 +143,22 @@ def log_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def system(database_url, bus_prefix, smtp, log_dir):
+async def recorded_events(bus_prefix) -> str:
+    """A queue of the run's own that every event on the run's exchange also goes to, from before the
+    services start: the secrets scan (tests/e2e/security) reads every message the suite produced."""
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(f"{bus_prefix}cc.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(f"{bus_prefix}recorded", durable=True)
+        await queue.bind(exchange, routing_key="#")
+    finally:
+        await connection.close()
+    return queue.name
+
+
+@pytest.fixture(scope="session")
+def system(database_url, bus_prefix, smtp, log_dir, recorded_events):
     """All five services as real processes, on free ports, with this run's database and bus prefix."""
     ports = {name: free_port() for name in SERVICES}
     env = {

@@ -3,6 +3,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.auth.domain import MAX_PASSWORD, MIN_PASSWORD, MIN_USERNAME
+
+# A new password: any characters; the policy (domain.check_password_policy) refuses it with 422
+# `password_rejected` outside 8-256 characters or when common. The body itself takes up to 4096, so
+# that a too long password gets the policy's message; the document states the policy's bounds.
+NEW_PASSWORD = {"min_length": 1, "max_length": 4096,
+                "json_schema_extra": {"minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}}
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -10,7 +18,7 @@ class Body(BaseModel):
 
 class SetPasswordRequest(Body):
     token: str = Field(min_length=10, max_length=200)
-    new_password: str = Field(min_length=1, max_length=4096)
+    new_password: str = Field(**NEW_PASSWORD)
 
 
 class SetPasswordResponse(BaseModel):
@@ -49,7 +57,7 @@ class LoggedOut(BaseModel):
 
 
 class ChangeUsernameRequest(Body):
-    new_username: str = Field(min_length=1, max_length=254)
+    new_username: str = Field(min_length=1, max_length=254, json_schema_extra={"minLength": MIN_USERNAME})
     current_password: str = Field(min_length=1, max_length=4096)
 
 
@@ -60,7 +68,7 @@ class UsernameResponse(BaseModel):
 
 class ChangePasswordRequest(Body):
     current_password: str = Field(min_length=1, max_length=4096)
-    new_password: str = Field(min_length=1, max_length=4096)
+    new_password: str = Field(**NEW_PASSWORD)
 
 
 class PasswordChangedResponse(BaseModel):

@@ -3,6 +3,11 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 
+# Every password and token the helpers below made or received: the secrets scan after the suite
+# (tests/e2e/security/test_secrets_at_rest.py) looks for each of them everywhere.
+ISSUED: list[str] = []
+
+
 def welcome_fields(msg: EmailMessage) -> dict[str, str]:
     """What a person reads in the welcome email: the username and the set-password link."""
     text = msg.get_body(("plain",)).get_content()
@@ -33,6 +38,7 @@ async def sign_up_and_log_in(gateway, smtp, **overrides) -> dict:
     async with gateway.post("/api/login", json={"site": body["site"], "username": body["email"], "password": password}) as r:
         assert r.status == 200, await r.text()
         tokens = await r.json()
+    ISSUED.extend([password, tokens["access_token"], tokens["refresh_token"]])
     return {
         **body,
         "contact_id": contact_id,

@@ -24,6 +24,9 @@ def path_id(request: web.Request, name: str = "id") -> UUID:
         raise NotFound() from None
 
 
+MAX_OFFSET = 10_000_000
+
+
 def page(request: web.Request) -> tuple[int, int]:
     """``?limit=`` (1-200, default 50) and ``?offset=``."""
     try:
@@ -31,8 +34,8 @@ def page(request: web.Request) -> tuple[int, int]:
         offset = int(request.query.get("offset", 0))
     except ValueError:
         raise InvalidRequest("limit and offset must be integers.") from None
-    if not 1 <= limit <= 200 or offset < 0:
-        raise InvalidRequest("limit must be 1 to 200 and offset not negative.")
+    if not 1 <= limit <= 200 or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidRequest(f"limit must be 1 to 200 and offset 0 to {MAX_OFFSET}.")
     return limit, offset
 
 

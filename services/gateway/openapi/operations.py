@@ -17,7 +17,7 @@ from services.sandbox.http import TokenRequest
 
 E = "error"
 LIMIT_200 = [query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-             query("offset", {"type": "integer", "minimum": 0, "default": 0})]
+             query("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": 0})]
 CURSOR = [query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
           query("cursor", {"type": "string"}, "The `next_cursor` of the previous page.")]
 
@@ -252,8 +252,9 @@ def page(path: str, summary: str, **kw) -> Op:
 
 def form(path: str, summary: str, answers: dict | None = None) -> Op:
     """A page's form post (``application/x-www-form-urlencoded`` with the CSRF token): 303 onwards,
-    or the page again with the reason (4xx, HTML); 403 without a valid CSRF token."""
-    return Op("POST", path, summary, "Pages", {303: NO_CONTENT, 403: HTML, **(answers or {})}, forwarded=False)
+    or the page again with the reason (4xx, HTML); 403 without a valid CSRF token; 400 for a body
+    that is no form (multipart without a boundary...)."""
+    return Op("POST", path, summary, "Pages", {303: NO_CONTENT, 400: HTML, 403: HTML, **(answers or {})}, forwarded=False)
 
 
 SESSION_NOTE = "Needs the session cookies set by `POST /login`; without them, 303 to `/login`."

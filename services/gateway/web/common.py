@@ -46,7 +46,10 @@ def error_text(request: web.Request, site: dict | None, code: str | None) -> str
 
 async def form_with_csrf(request: web.Request) -> dict[str, str]:
     """The posted form, once its CSRF token and origin are checked (403 otherwise)."""
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError:  # a body that is no form of its kind (multipart without a boundary...): 400, not 500
+        raise ServiceError("The form could not be read.") from None
     check_csrf(request, str(form.get(CSRF_FIELD, "")))
     return {k: str(v) for k, v in form.items() if isinstance(v, str)}
 

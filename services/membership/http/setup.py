@@ -72,7 +72,7 @@ async def list_levels(request: web.Request) -> web.Response:
     """The site's levels, by program and rank; ``?program_id=`` narrows to one program."""
     site_id = admin_site_of(request).site_id
     try:
-        program_id = uuid.UUID(request.query["program_id"]) if request.query.get("program_id") else None
+        program_id = uuid.UUID(request.query["program_id"]) if "program_id" in request.query else None
     except ValueError:
         raise InvalidRequest(details={"fields": {"program_id": "not an id"}}) from None
     async with connection(request) as conn:

@@ -18,7 +18,7 @@ def path_id(request: web.Request, name: str) -> UUID:
 
 def query_uuid(request: web.Request, name: str) -> UUID | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return UUID(raw)

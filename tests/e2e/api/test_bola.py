@@ -3,6 +3,10 @@ attack): contact A's token on each of contact B's invoices, payments, orders, ca
 the admin key of one site on another site's objects, answer 404 every time, with none of the other
 party's data in the body and nothing changed. Fields a caller must not set are refused (422).
 
+The operations come from /openapi.json: every customer (bearer) and admin (apiKey) operation with an
+id in its path is tried, so one added to the document is attacked without a change here (it fails
+until the fixtures have an object of its kind, or a valid body when it needs one).
+
 Every answer is also checked against /openapi.json (the ``api`` client)."""
 
 import json
@@ -58,6 +62,55 @@ async def victim(api, gateway, smtp, db):
     return b
 
 
+def operations_with_ids(spec: dict, scheme: str) -> list[tuple[str, str]]:
+    """Every operation of the document that takes an id in its path and asks for ``scheme``'s
+    credentials: an operation added to the document is attacked here without a line more."""
+    return [(method.upper(), path) for path, operations in spec["paths"].items() if "{" in path
+            for method, operation in operations.items() if {scheme: []} in (operation.get("security") or [])]
+
+
+def aimed(template: str, objects: dict[str, list[str]]) -> list[str]:
+    """The template with each path parameter set to the objects of its kind, the segment before it
+    (``/orders/{id}``: each order, ``/grants/{grant_id}``: each grant)."""
+    paths = [""]
+    segments = template.strip("/").split("/")
+    for i, segment in enumerate(segments):
+        if segment.startswith("{"):
+            kind = segments[i - 1]
+            assert objects.get(kind), f"{template}: no object of kind {kind!r} to aim at: add one to the fixture"
+            paths = [f"{p}/{o}" for p in paths for o in objects[kind]]
+        else:
+            paths = [f"{p}/{segment}" for p in paths]
+    return paths
+
+
+def attempts_on(spec: dict, scheme: str, objects: dict[str, list[str]], bodies: dict) -> list[tuple[str, str, dict | None]]:
+    """(method, path, body) for each operation with an id, at each object of the other party; an
+    operation whose body is required needs an entry in ``bodies`` (a valid body: the answer must be
+    404 because of whose the object is, not 422 because of the body)."""
+    attempts = []
+    for method, template in operations_with_ids(spec, scheme):
+        operation = spec["paths"][template][method.lower()]
+        required = operation.get("requestBody", {}).get("required", False)
+        assert (method, template) in bodies or not required, f"{method} {template}: add a valid body to the BOLA bodies"
+        for path in aimed(template, objects):
+            for body in bodies.get((method, template), [None]):
+                attempts.append((method, path, body))
+    return attempts
+
+
+def customer_attempts(spec: dict, b: dict, a_card: str) -> list[tuple[str, str, dict | None]]:
+    """Contact A (``a_card`` is A's own card) at each of contact B's objects."""
+    objects = {"payments": b["payments"], "invoices": b["invoices"], "orders": b["orders"], "cards": b["cards"]}
+    bodies = {
+        ("POST", "/api/invoices/{id}/pay"): [{"card_id": a_card}, {"card_id": b["spare_card"]}],
+        ("POST", "/api/orders/{id}/cancel"): [{"reason": "not mine", "at": "now"}],
+        ("POST", "/api/orders/{id}/pay-off"): [{"card_id": a_card}, {}],
+        ("PATCH", "/api/cards/{id}"): [{"fallback_rank": 1}],
+    }
+    return attempts_on(spec, "bearer", objects, bodies)
+
+
 async def state_of(api, person) -> dict:
     state = {}
     for path in ("/api/invoices", "/api/payments", "/api/orders", "/api/cards"):
@@ -73,22 +126,7 @@ async def test_contact_a_gets_404_for_every_object_of_contact_b(api, gateway, sm
     a_card = a_card["card"]["id"]
     before = await state_of(api, b)
 
-    attempts = []
-    for payment in b["payments"]:
-        attempts.append(("GET", f"/api/payments/{payment}/receipt", None))
-    for invoice in b["invoices"]:
-        attempts += [("POST", f"/api/invoices/{invoice}/pay", {"card_id": a_card}),
-                     ("POST", f"/api/invoices/{invoice}/pay", {"card_id": b["spare_card"]})]
-    for order in b["orders"]:
-        attempts += [("POST", f"/api/orders/{order}/cancel", {"reason": "not mine", "at": "now"}),
-                     ("POST", f"/api/orders/{order}/pause", None),
-                     ("POST", f"/api/orders/{order}/resume", None),
-                     ("POST", f"/api/orders/{order}/pay-off", {"card_id": a_card}),
-                     ("POST", f"/api/orders/{order}/pay-off", {})]
-    for card in b["cards"]:
-        attempts += [("DELETE", f"/api/cards/{card}", None),
-                     ("POST", f"/api/cards/{card}/use-for-all", None),
-                     ("PATCH", f"/api/cards/{card}", {"fallback_rank": 1})]
+    attempts = customer_attempts(api.contract.spec, b, a_card)
     assert len(attempts) >= 20
     for method, path, body in attempts:
         status, answer = await api.call(method, path, json=body, headers=a["auth"])
@@ -197,48 +235,48 @@ async def other_site(api, db):
     return ids
 
 
-def admin_attempts(t: dict) -> list[tuple[str, str, dict | None]]:
+# Addressed by a name of the caller's own site, not by an id: another site's template of that name is
+# no way in (checked below: it is unchanged), the caller gets or makes its own.
+OWN_NAMES = {("PUT", "/admin/api/templates/{name}")}
+
+
+def admin_attempts(spec: dict, t: dict) -> list[tuple[str, str, dict | None]]:
     """Every admin operation that takes an id, aimed at the objects ``t`` of one site."""
-    c = t["contact"]
-    return [
-        ("GET", f"/admin/api/contacts/{c}", None),
-        ("PATCH", f"/admin/api/contacts/{c}", {"first_name": "Mallory"}),
-        ("GET", f"/admin/api/contacts/{c}/access?page=/y-only", None),
-        ("POST", f"/admin/api/contacts/{c}/grants", {"level_id": t["level"]}),
-        ("DELETE", f"/admin/api/contacts/{c}/grants/{t['grant']}", None),
-        ("POST", f"/admin/api/contacts/{c}/resend-credentials", None),
-        ("GET", f"/admin/api/contacts/{c}/purchases", None),
-        ("PATCH", f"/admin/api/pages/{t['page']}", {"title": "Mallory was here"}),
-        ("GET", f"/admin/api/orders/{t['order']}", None),
-        ("PATCH", f"/admin/api/orders/{t['order']}", {"card_id": t["card"]}),
-        ("POST", f"/admin/api/orders/{t['order']}/cancel", {"reason": "Mallory"}),
-        ("POST", f"/admin/api/orders/{t['order']}/pause", None),
-        ("POST", f"/admin/api/orders/{t['order']}/resume", None),
-        ("POST", f"/admin/api/payments/{t['payment']}/refund", None),
-        ("GET", f"/admin/api/templates/{t['template']}", None),
-        ("DELETE", f"/admin/api/templates/{t['template']}", None),
-        ("GET", f"/admin/api/sequences/{t['sequence']}", None),
-        ("PUT", f"/admin/api/sequences/{t['sequence']}", {"name": "Mallory", "steps": [{"template": "welcome", "delay_seconds": 0}]}),
-        ("GET", f"/admin/api/sequences/{t['sequence']}/enrolments", None),
-        ("POST", f"/admin/api/sequences/{t['sequence']}/enrolments", {"contact_id": c}),
-        ("DELETE", f"/admin/api/sequences/{t['sequence']}/enrolments/{c}", None),
-        ("DELETE", f"/admin/api/sequences/{t['sequence']}", None),
-        ("GET", f"/admin/api/webhooks/{t['webhook']}", None),
-        ("PATCH", f"/admin/api/webhooks/{t['webhook']}", {"url": "http://127.0.0.1:9/mallory"}),
-        ("GET", f"/admin/api/webhooks/{t['webhook']}/deliveries", None),
-        ("POST", f"/admin/api/webhooks/{t['webhook']}/deliveries/{uuid.uuid4()}/replay", None),
-        ("DELETE", f"/admin/api/webhooks/{t['webhook']}", None),
-    ]
+    objects = {"contacts": [t["contact"]], "grants": [t["grant"]], "pages": [t["page"]], "orders": [t["order"]],
+               "payments": [t["payment"]], "templates": [t["template"]], "sequences": [t["sequence"]],
+               "enrolments": [t["contact"]], "webhooks": [t["webhook"]], "deliveries": [str(uuid.uuid4())]}
+    bodies = {
+        ("PATCH", "/admin/api/contacts/{contact_id}"): [{"first_name": "Mallory"}],
+        ("POST", "/admin/api/contacts/{contact_id}/grants"): [{"level_id": t["level"]}],
+        ("PATCH", "/admin/api/pages/{page_id}"): [{"title": "Mallory was here"}],
+        ("PATCH", "/admin/api/orders/{id}"): [{"card_id": t["card"]}],
+        ("POST", "/admin/api/orders/{id}/cancel"): [{"reason": "Mallory"}],
+        ("PUT", "/admin/api/sequences/{id}"): [{"name": "Mallory", "steps": [{"template": "welcome", "delay_seconds": 0}]}],
+        ("POST", "/admin/api/sequences/{id}/enrolments"): [{"contact_id": t["contact"]}],
+        ("PATCH", "/admin/api/webhooks/{id}"): [{"url": "http://127.0.0.1:9/mallory"}],
+        ("PUT", "/admin/api/templates/{name}"): [],
+    }
+    spec = {**spec, "paths": {path: {m: o for m, o in ops.items() if (m.upper(), path) not in OWN_NAMES}
+                              for path, ops in spec["paths"].items()}}
+    attempts = attempts_on(spec, "apiKey", objects, bodies)
+    # Deletions last: the other operations are tried on objects that still exist.
+    return sorted(attempts, key=lambda a: a[0] == "DELETE")
 
 
 async def test_an_admin_key_gets_404_for_every_object_of_another_site(api, gateway, smtp, db, other_site):
     y = other_site
     secrets = [y["email"], y["contact"], y["order"], y["payment"], y["card"], y["grant"], y["sequence"], y["webhook"]]
     _, before = await api.get(f"/admin/api/contacts/{y['contact']}/purchases", headers=y["headers"], expect=200)
-    for method, path, body in admin_attempts(y):
+    for method, path, body in admin_attempts(api.contract.spec, y):
         status, answer = await api.call(method, path, json=body, headers=X)
         assert status == 404, (method, path, status, answer)
         assert not leaks(answer, secrets), (method, path, answer)
+    # A template is addressed by name within the caller's site: X writing "Y's" name makes X's own.
+    await api.put(f"/admin/api/templates/{y['template']}", json={"subject": "Mallory", "text": "M", "html": "<p>M</p>"},
+                  headers=X, expect=200)
+    _, theirs = await api.get(f"/admin/api/templates/{y['template']}", headers=y["headers"], expect=200)
+    assert theirs["subject"] == "Y", theirs
+    await api.delete(f"/admin/api/templates/{y['template']}", headers=X, expect=204)
     # The other site's objects are untouched.
     _, after = await api.get(f"/admin/api/contacts/{y['contact']}/purchases", headers=y["headers"], expect=200)
     assert after == before
@@ -287,7 +325,7 @@ async def test_site_y_key_gets_404_for_every_object_of_the_demo_site(api, gatewa
         "payment": purchases["payments"][0]["id"], "template": template, "sequence": sequence["id"],
         "webhook": hook["id"],
     }
-    for method, path, body in admin_attempts(x):
+    for method, path, body in admin_attempts(api.contract.spec, x):
         status, answer = await api.call(method, path, json=body, headers=other_site["headers"])
         assert status == 404, (method, path, status, answer)
         assert not leaks(answer, victim["secrets"]), (method, path, answer)

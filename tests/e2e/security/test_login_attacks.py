@@ -2,6 +2,7 @@
 unknown ones by the answer or its time."""
 
 import asyncio
+import os
 import statistics
 import time
 import uuid
@@ -50,26 +51,37 @@ async def test_2000_guesses_at_one_account_get_at_most_100_evaluated_and_the_own
         assert status == 200
 
 
+# Pairs of (known, unknown) wrong logins: the suite's 40; the issue's 500 each with
+# CC_LOGIN_TIMING_PAIRS=500 (docs/reliability.md), where the bound is the issue's 5 ms.
+PAIRS = int(os.environ.get("CC_LOGIN_TIMING_PAIRS", "40"))
+BOUND = 0.005 if PAIRS >= 500 else 0.025
+PER_ADDRESS = 40  # 80 failures, under the address's limit of 100
+
+
 async def test_known_and_unknown_usernames_answer_the_same_body_in_the_same_time(system, visitor, smtp):
-    """Interleaved, from one address; the known account's right password every third try keeps its
-    count under the failures that are held back (the hold-back would be a difference of its own)."""
+    """Interleaved, through the gateway, at the suite's argon2 cost (the default: 19 MiB, t=2, p=1).
+    The known account's right password every other round keeps its count under the failures that
+    are held back (the hold-back would be a difference of its own); a fresh address every 40 rounds
+    stays under the address's lock."""
     person = await sign_up_and_log_in(visitor, smtp)
-    rounds = 40
     known, unknown, bodies = [], [], set()
-    for n in range(rounds):
-        pair = [(person["email"], known), (unique_email("nobody"), unknown)]
-        for username, times in pair if n % 2 else pair[::-1]:  # neither always goes first
-            started = time.perf_counter()
-            status, body = await _login(visitor, username, f"a wrong password {n}")
-            times.append(time.perf_counter() - started)
-            assert status == 401, body
-            bodies.add(body)
-        if n % 2 == 1:
-            assert (await _login(visitor, person["email"], person["password"]))[0] == 200
+    for start in range(0, PAIRS, PER_ADDRESS):
+        async with _client(system, _address()) as client:
+            for n in range(start, min(start + PER_ADDRESS, PAIRS)):
+                pair = [(person["email"], known), (unique_email("nobody"), unknown)]
+                for username, times in pair if n % 2 else pair[::-1]:  # neither always goes first
+                    started = time.perf_counter()
+                    status, body = await _login(client, username, f"a wrong password {n}")
+                    times.append(time.perf_counter() - started)
+                    assert status == 401, body
+                    bodies.add(body)
+                if n % 2 == 1:
+                    assert (await _login(client, person["email"], person["password"]))[0] == 200
     assert len(bodies) == 1, bodies
     difference = abs(statistics.median(known) - statistics.median(unknown))
-    print(f"median known {statistics.median(known) * 1000:.1f} ms, unknown {statistics.median(unknown) * 1000:.1f} ms")
+    print(f"{PAIRS} pairs: median known {statistics.median(known) * 1000:.2f} ms, "
+          f"unknown {statistics.median(unknown) * 1000:.2f} ms, difference {difference * 1000:.2f} ms")
     # The leak this guards against (an unknown name skipping the argon2 verification) is ~100 ms here.
-    # The issue's bar is 5 ms over 500 each: on this shared 2-core machine, 40 each measured 1-13 ms
-    # either way round (noise, not a side), so the suite's bound is 25 ms (docs/reliability.md).
-    assert difference < 0.025, (difference, statistics.median(known), statistics.median(unknown))
+    # 40 pairs on this shared 2-core machine measured 1-13 ms either way round (noise, not a side):
+    # the suite's bound is 25 ms; 500 pairs are held to the issue's 5 ms.
+    assert difference < BOUND, (difference, statistics.median(known), statistics.median(unknown))

@@ -1,15 +1,17 @@
 """Secrets (issue 10): after the whole suite (this test runs last), the database dump, every email,
-every event seen on the bus and every log line hold no Luhn-valid card number, no CVC, and none of
-the passwords or tokens of a contact who paid with a card."""
+every event the suite published (the ``recorded_events`` queue, bound from before the services
+started) and every line of every service's log hold no Luhn-valid card number, no CVC, no password
+field with a value, no access token (a JWT), none of the passwords and tokens the suite's sign-ups
+used, and, outside the emails (and the two events asking for them) that carry them, none of the
+set-password or reset links' tokens."""
 
+import asyncio
 import json
 import re
 import subprocess
 
-import aio_pika
-
 from tests.e2e.billing.conftest import ADMIN, MONTHLY, tokenise
-from tests.e2e.helpers import sign_up_and_log_in
+from tests.e2e.helpers import ISSUED, sign_up_and_log_in
 
 CARD_RUN = re.compile(rb"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
 CVC = re.compile(rb'"?cvc"?\s*[:=]\s*"?\d{3,4}', re.I)
@@ -26,6 +28,12 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+JWT = re.compile(rb"eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{20,}")
+LINK_TOKEN = re.compile(r"/password/(?:set|reset)\?token=([\w-]{20,})")
+# An email carries its own link's token, on purpose; so do the two events that ask notify to send one
+# (the token reaches notify in the event: a known gap, docs/reliability.md, "Attacks").
+LINK_CARRIERS = ("auth.credentials.issued", "auth.password_reset.requested")
+TOKEN_LIKE = re.compile(rb"[\w-]{20,}")
 UUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -45,21 +53,42 @@ def card_numbers(blob: bytes) -> list[str]:
     return found
 
 
-async def test_no_card_number_cvc_password_or_token_anywhere_after_the_suite(
-    system, gateway, smtp, db, log_dir, database_url, amqp, bus_prefix
-):
+async def recorded(amqp, queue_name: str) -> list[bytes]:
+    """Every message in the run's recording queue (it holds what the whole suite published)."""
     channel = await amqp.channel()
-    exchange = await channel.declare_exchange(f"{bus_prefix}cc.events", aio_pika.ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key="#")
-    events: list[bytes] = []
+    await channel.set_qos(prefetch_count=500)
+    queue = await channel.declare_queue(queue_name, passive=True)
+    bodies: list[bytes] = []
+    while True:
+        message = await queue.get(no_ack=True, fail=False, timeout=10)
+        if message is None:
+            break
+        bodies.append(message.body)
+    await channel.close()
+    return bodies
 
-    async def on_message(message):
-        async with message.process():
-            events.append(message.body)
 
-    await queue.consume(on_message)
+def event_type(body: bytes) -> str:
+    """The event's type, to name where a finding is (the poison-message tests publish malformed ones)."""
+    try:
+        return str(json.loads(body).get("type"))
+    except (ValueError, AttributeError):
+        return "(not an event)"
 
+
+def link_tokens(messages) -> set[bytes]:
+    """The set-password and reset tokens of every link the suite's emails carried."""
+    tokens = set()
+    for m in messages:
+        for part in m.walk():
+            if part.get_content_maintype() == "text":
+                tokens.update(t.encode() for t in LINK_TOKEN.findall(part.get_content()))
+    return tokens
+
+
+async def test_no_card_number_cvc_password_or_token_anywhere_after_the_suite(
+    system, gateway, smtp, db, log_dir, database_url, amqp, recorded_events
+):
     # A contact pays with a card: the number and CVC cross the gateway to the processor.
     person = await sign_up_and_log_in(gateway, smtp)
     card = await tokenise(gateway, "4242424242424242")
@@ -70,9 +99,9 @@ async def test_no_card_number_cvc_password_or_token_anywhere_after_the_suite(
         assert r.status == 201, await r.text()
     async with gateway.get("/api/me", headers=person["auth"]) as r:
         assert r.status == 200
-    await channel.close()
+    await asyncio.sleep(1)  # the last events reach the recording queue, the last log lines their files
 
-    secrets = [person["password"], person["tokens"]["access_token"], person["tokens"]["refresh_token"]]
+    events = await recorded(amqp, recorded_events)
     dump = subprocess.run(["pg_dump", "--data-only", database_url], check=True, capture_output=True).stdout
     # One place per table, so a finding names where it is.
     places = {
@@ -80,14 +109,23 @@ async def test_no_card_number_cvc_password_or_token_anywhere_after_the_suite(
         for part in dump.split(b"\nCOPY ")
     }
     places.update({f"log {p.name}": p.read_bytes() for p in log_dir.glob("*.log")})
-    places.update({f"email {i} to {m['To']}": m.as_bytes() for i, m in enumerate(smtp.messages)})
-    places.update({f"event {json.loads(b)['type']}": b for b in events})
-    assert len(places) > 10 and events
+    emails = {f"email {i} to {m['To']}": m.as_bytes() for i, m in enumerate(smtp.messages)}
+    places.update(emails)
+    places.update({f"event {i} {event_type(b)}": b for i, b in enumerate(events)})
+    passwords = [s for s in ISSUED if not s.startswith("eyJ")]
+    tokens = {s.encode() for s in ISSUED if s not in passwords} | link_tokens(smtp.messages)
+    print(f"scanned {len(dump)} bytes of dump, {len(events)} events, {len(emails)} emails, "
+          f"{sum(len(p.read_bytes()) for p in log_dir.glob('*.log'))} bytes of logs; "
+          f"looked for {len(passwords)} passwords and {len(tokens)} tokens")
+    assert events and emails and passwords and tokens
 
     findings = []
     for where, blob in places.items():
         findings += [(where, "card number", n) for n in card_numbers(blob)]
         findings += [(where, "cvc", m.group()[:12]) for m in CVC.finditer(blob)]
         findings += [(where, "password field", m.group()[:20]) for m in PASSWORD_FIELD.finditer(blob)]
-        findings += [(where, "secret of the paying contact", s[:6] + "…") for s in secrets if s.encode() in blob]
+        findings += [(where, "access token", m.group()[:12]) for m in JWT.finditer(blob)]
+        findings += [(where, "a sign-up's password or refresh token", p[:6] + "…") for p in passwords if p.encode() in blob]
+        if where not in emails and not where.endswith(LINK_CARRIERS):
+            findings += [(where, "token", t[:6]) for t in set(TOKEN_LIKE.findall(blob)) & tokens]
     assert findings == [], findings[:20]
