@@ -231,7 +231,9 @@ async def other_site(api, db):
                    headers=y, expect=201)
     _, hook = await api.post("/admin/api/webhooks", json={"url": "http://127.0.0.1:9/y", "event_types": ["*"]},
                              headers=y, expect=201)
-    ids.update(template=template, sequence=sequence["id"], webhook=hook["id"], key=key, headers=y)
+    _, api_key = await api.post("/admin/api/api-keys", json={"label": "Y's second key"}, headers=y, expect=201)
+    ids.update(template=template, sequence=sequence["id"], webhook=hook["id"], key=key, headers=y,
+               api_key=api_key["id"])
     return ids
 
 
@@ -244,7 +246,8 @@ def admin_attempts(spec: dict, t: dict) -> list[tuple[str, str, dict | None]]:
     """Every admin operation that takes an id, aimed at the objects ``t`` of one site."""
     objects = {"contacts": [t["contact"]], "grants": [t["grant"]], "pages": [t["page"]], "orders": [t["order"]],
                "payments": [t["payment"]], "templates": [t["template"]], "sequences": [t["sequence"]],
-               "enrolments": [t["contact"]], "webhooks": [t["webhook"]], "deliveries": [str(uuid.uuid4())]}
+               "enrolments": [t["contact"]], "webhooks": [t["webhook"]], "deliveries": [str(uuid.uuid4())],
+               "api-keys": [t["api_key"]], "dead-letters": [str(uuid.uuid4())]}
     bodies = {
         ("PATCH", "/admin/api/contacts/{contact_id}"): [{"first_name": "Mallory"}],
         ("POST", "/admin/api/contacts/{contact_id}/grants"): [{"level_id": t["level"]}],
@@ -255,6 +258,8 @@ def admin_attempts(spec: dict, t: dict) -> list[tuple[str, str, dict | None]]:
         ("POST", "/admin/api/sequences/{id}/enrolments"): [{"contact_id": t["contact"]}],
         ("PATCH", "/admin/api/webhooks/{id}"): [{"url": "http://127.0.0.1:9/mallory"}],
         ("PUT", "/admin/api/templates/{name}"): [],
+        # The template is named within the caller's site; the other site's contact is what is aimed at.
+        ("POST", "/admin/api/templates/{name}/preview"): [{"contact_id": t["contact"]}],
     }
     spec = {**spec, "paths": {path: {m: o for m, o in ops.items() if (m.upper(), path) not in OWN_NAMES}
                               for path, ops in spec["paths"].items()}}
@@ -324,6 +329,7 @@ async def test_site_y_key_gets_404_for_every_object_of_the_demo_site(api, gatewa
         "order": purchases["orders"][0]["id"], "card": purchases["cards"][0]["id"],
         "payment": purchases["payments"][0]["id"], "template": template, "sequence": sequence["id"],
         "webhook": hook["id"],
+        "api_key": (await api.post("/admin/api/api-keys", json={"label": "X's second key"}, headers=X, expect=201))[1]["id"],
     }
     for method, path, body in admin_attempts(api.contract.spec, x):
         status, answer = await api.call(method, path, json=body, headers=other_site["headers"])
@@ -333,6 +339,7 @@ async def test_site_y_key_gets_404_for_every_object_of_the_demo_site(api, gatewa
     assert after == purchases
     # The demo site's webhook would keep failing (and retrying) for every later event: gone.
     await api.delete(f"/admin/api/webhooks/{hook['id']}", headers=X, expect=204)
+    await api.delete(f"/admin/api/api-keys/{x['api_key']}", headers=X, expect=204)
     await api.delete(f"/admin/api/sequences/{sequence['id']}", headers=X, expect=204)
     await api.delete(f"/admin/api/templates/{template}", headers=X, expect=204)
     await api.delete(f"/admin/api/webhooks/{other_site['webhook']}", headers=other_site["headers"], expect=204)
