@@ -2,8 +2,7 @@
 
 import uuid
 
-from services.membership.seed import demo_id
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, eventually
 
 ADMIN = {"X-Api-Key": ADMIN_KEY}
 
@@ -24,13 +23,20 @@ async def test_set_up_actions_of_membership_billing_and_notify_are_audited(gatew
     page = await _call(gateway, "POST", "/admin/api/pages", {"path": f"/audited/{tag}", "title": "A",
                                                               "level_ids": [level["id"]]}, 201)
     await _call(gateway, "PATCH", f"/admin/api/pages/{page['id']}", {"title": "B"}, 200)
-    await _call(gateway, "POST", "/admin/api/rules", {"product_id": str(demo_id("product:ebook")),
-                                                      "level_id": level["id"]}, 201)
     await _call(gateway, "POST", "/admin/api/fields", {"name": f"f_{tag}", "type": "text"}, 201)
     site = await _call(gateway, "GET", "/admin/api/site")
     await _call(gateway, "PATCH", "/admin/api/site", {"embed_origins": site["embed_origins"]}, 200)
-    await _call(gateway, "POST", "/admin/api/products", {"name": f"Audited {tag}", "kind": "one_time",
-                                                         "price": {"amount": 500, "currency": "USD"}}, 201)
+    product = await _call(gateway, "POST", "/admin/api/products", {"name": f"Audited {tag}", "kind": "one_time",
+                                                                   "price": {"amount": 500, "currency": "USD"}}, 201)
+
+    # A product of its own for the rule: a rule on a demo product would change what every later test's
+    # purchase of it grants. Membership learns of the product from billing's event.
+    async def rule_created():
+        async with gateway.post("/admin/api/rules", json={"product_id": product["product"]["id"], "level_id": level["id"]},
+                                headers=ADMIN) as r:
+            return r.status == 201
+
+    await eventually(rule_created, message="membership learned the product")
     hook = await _call(gateway, "POST", "/admin/api/webhooks", {"url": "https://hooks.example.org/cc",
                                                                 "event_types": ["auth.password.changed"]}, 201)
     await _call(gateway, "PATCH", f"/admin/api/webhooks/{hook['id']}", {"active": False}, 200)
