@@ -7,6 +7,7 @@ it. Ctrl-C (or SIGTERM) stops everything; a service that dies stops everything w
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -66,31 +67,36 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 10.0) -> N
     raise Failure(f"the mail sink is not listening on port {port} after {timeout:.0f}s")
 
 
-async def prepare_database(database_url: str) -> tuple[str, str | None]:
-    """Migrations, the demo site; → (its admin API key, the demo staff owner's email when one was asked for)."""
+async def prepare_database(database_url: str) -> tuple[str, tuple[str, str | None]]:
+    """Migrations, the demo site; → (its admin API key, (the demo owner's email, its password when generated)))."""
     await cli.migrate_all(database_url)
     key = await cli.seed_demo(database_url, os.environ.get("CC_DEMO_ADMIN_KEY") or None)
     return key, await demo_staff(database_url)
 
 
-async def demo_staff(database_url: str) -> str | None:
-    """``CC_DEMO_STAFF_EMAIL`` and ``CC_DEMO_STAFF_PASSWORD`` become the demo site's owner for /admin."""
+async def demo_staff(database_url: str) -> tuple[str, str | None]:
+    """``CC_DEMO_STAFF_EMAIL`` and ``CC_DEMO_STAFF_PASSWORD`` become the demo site's owner for /admin.
+    With neither set, the owner is ``owner@example.com`` with a password generated now (as the admin
+    key is), shown in the banner only. → (email, the generated password or None)."""
     from services.auth.domain import AuthError
     from services.ops.staff import create_staff
 
     email, password = os.environ.get("CC_DEMO_STAFF_EMAIL"), os.environ.get("CC_DEMO_STAFF_PASSWORD")
+    generated = None
     if not email and not password:
-        return None
+        email, password = "owner@example.com", secrets.token_urlsafe(12)
+        generated = password
     if not (email and password):
         raise Failure("set both CC_DEMO_STAFF_EMAIL and CC_DEMO_STAFF_PASSWORD for the demo staff account")
     try:
         row, _ = await create_staff(database_url, site_slug="demo", email=email, role="owner", password=password)
     except AuthError as exc:
         raise Failure(f"the demo staff account was refused: {exc.message}") from None
-    return row["email"]
+    return row["email"], generated
 
 
-def banner(url: str, key: str, mail: str, staff_email: str | None = None) -> str:
+def banner(url: str, key: str, mail: str, staff: tuple[str, str | None]) -> str:
+    staff_email, generated = staff
     register = (
         f"curl -s -X POST {url}/api/register -H 'Content-Type: application/json' "
         """-d '{"site": "demo", "email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace"}'"""
@@ -102,10 +108,10 @@ def banner(url: str, key: str, mail: str, staff_email: str | None = None) -> str
         "  Demo site:     demo",
         f"  Admin API key: {key}   (header X-Api-Key)",
         f"  Emails:        {mail}",
-        (f"  Admin console: {url}/admin/login?site=demo   (as {staff_email}, password CC_DEMO_STAFF_PASSWORD)"
-         if staff_email else
-         "  Admin console: set CC_DEMO_STAFF_EMAIL and CC_DEMO_STAFF_PASSWORD for a demo owner, or run\n"
-         "                 python -m services.cli staff-create --site demo --email you@example.com --role owner"),
+        f"  Admin console: {url}/admin/login?site=demo",
+        f"                 as {staff_email}, password "
+        + (f"{generated}   (generated now; CC_DEMO_STAFF_EMAIL and CC_DEMO_STAFF_PASSWORD choose your own)"
+           if generated else "CC_DEMO_STAFF_PASSWORD"),
         "",
         "  Register a contact on the demo site (the welcome email follows):",
         f"    {register}",
@@ -140,7 +146,7 @@ def main() -> int:
             check_port_free("127.0.0.1", int(smtp_port), "CC_SMTP_PORT", "the local mail sink")
 
         try:
-            key, staff_email = asyncio.run(prepare_database(database_url))
+            key, staff = asyncio.run(prepare_database(database_url))
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise Failure(
                 f"preparing the database failed: {type(exc).__name__}: {exc}\n"
@@ -168,7 +174,7 @@ def main() -> int:
             raise Failure(f"the system did not start: {exc} (its log is above)") from None
 
         shown_host = "127.0.0.1" if gateway_host in ("0.0.0.0", "::", "") else gateway_host
-        print(banner(f"http://{shown_host}:{ports['gateway']}", key, mail, staff_email), flush=True)
+        print(banner(f"http://{shown_host}:{ports['gateway']}", key, mail, staff), flush=True)
 
         while True:
             for name, proc in system.processes.items():
