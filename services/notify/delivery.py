@@ -227,23 +227,21 @@ class Delivery(ListeningWorker):
         bind_contextvars(correlation_id=row["correlation_id"])
         uow = UnitOfWork(conn, producer=self.settings.service, correlation_id=row["correlation_id"], causation_id=None)
         about = dict(message_id=row["id"], site_id=row["site_id"], contact_id=row["contact_id"], template=row["template"])
-        if isinstance(result, PermanentFailure):
-            reason = f"rejected by the mail server: {result}"
+
+        async def hold(reason: str, label: str, why: str) -> None:
             await repo.mark_held(conn, row["id"], reason)
             if row["site_id"] is not None:
                 await uow.publish(EmailHeld(**about, reason=reason))
-            EMAILS_HELD.labels(reason="rejected").inc()
-            log.warning("email.held", message_id=message_id, reason="permanent_failure")
+            EMAILS_HELD.labels(reason=label).inc()
+            log.warning("email.held", message_id=message_id, reason=why)
+
+        if isinstance(result, PermanentFailure):
+            await hold(f"rejected by the mail server: {result}", "rejected", "permanent_failure")
             return
         attempts = row["attempts"] + 1
         reason = f"temporary failure: {result}"
         if attempts >= self.settings.delivery_max_attempts:
-            reason = f"gave up after {attempts} attempts; last {reason}"
-            await repo.mark_held(conn, row["id"], reason)
-            if row["site_id"] is not None:
-                await uow.publish(EmailHeld(**about, reason=reason))
-            EMAILS_HELD.labels(reason="too_many_attempts").inc()
-            log.warning("email.held", message_id=message_id, reason="too_many_attempts")
+            await hold(f"gave up after {attempts} attempts; last {reason}", "too_many_attempts", "too_many_attempts")
         else:
             delay = self.settings.delivery_backoff_seconds * 2 ** (attempts - 1)
             uncertain = isinstance(result, UncertainFailure)
