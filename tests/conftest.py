@@ -4,6 +4,7 @@ machine's own (see the README for how `make test` makes sure they run).
 """
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import os
@@ -127,14 +128,23 @@ class Mailbox:
         return await self.wait_for(address, count, timeout, subject=WELCOME_SUBJECT)
 
 
-@pytest.fixture(scope="session")
-def smtp():
+@contextlib.contextmanager
+def smtp_server():
+    """An aiosmtpd server on a free port, its messages in the yielded ``Mailbox``."""
     mailbox = Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     mailbox.port = controller.port
-    yield mailbox
-    controller.stop()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp():
+    with smtp_server() as mailbox:
+        yield mailbox
 
 
 @pytest.fixture(scope="session")

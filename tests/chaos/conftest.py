@@ -3,10 +3,9 @@ these tests may kill and restart (never the machine's shared ones), and an SMTP 
 
 import asyncpg
 import pytest
-from aiosmtpd.controller import Controller
 
 from tests.chaos.harness import ChaosSystem
-from tests.conftest import Mailbox, free_port
+from tests.conftest import smtp_server
 
 CHAOS_DIR = __file__.rsplit("/", 1)[0]
 
@@ -22,12 +21,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def chaos_smtp():
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    mailbox.port = controller.port
-    yield mailbox
-    controller.stop()
+    with smtp_server() as mailbox:
+        yield mailbox
 
 
 @pytest.fixture(scope="session")
