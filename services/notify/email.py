@@ -22,9 +22,29 @@ from services.notify.templates import (
 from shared.db import UnitOfWork
 from shared.events.notify import EmailHeld
 from shared.logging import get_logger
+from shared.sealing import SealedField, Unopenable
 
 log = get_logger("notify.email")
 MESSAGE_NAMESPACE = uuid.UUID("0c7b5c8a-7f1e-4a53-9a55-6e6f74696679")
+
+
+class SealedLinkUnopenable(Exception):
+    """A sealed merge field notify cannot open: the message is held with this as its reason."""
+
+
+def opened(fields: dict[str, object]) -> dict[str, object]:
+    """The merge fields with every sealed one opened: called right before rendering, so a plain link
+    exists only in the rendered message (which is dropped once delivered)."""
+    if not any(isinstance(v, SealedField) for v in fields.values()):
+        return fields
+    out = dict(fields)
+    for name, value in fields.items():
+        if isinstance(value, SealedField):
+            try:
+                out[name] = value.open()
+            except Unopenable as exc:
+                raise SealedLinkUnopenable(f"the sealed {value.name} could not be opened: {exc}") from None
+    return out
 
 
 def message_id_for(event_id: UUID, template: str) -> UUID:
@@ -144,9 +164,9 @@ async def queue_email(
             raise LookupError(unusable)
         if not to or "@" not in to:
             raise MissingMergeFields(["recipient address"])
-        rendered = template.render(fields)
-    except Exception as exc:  # a missing field, no usable template, or a site's template that fails
-        if isinstance(exc, (MissingMergeFields, LookupError)):
+        rendered = template.render(opened(fields))
+    except Exception as exc:  # a missing field, no usable template, a sealed link that does not open, or a site's template that fails
+        if isinstance(exc, (MissingMergeFields, LookupError, SealedLinkUnopenable)):
             reason = str(exc)
         else:
             reason = f"the template failed to render: {type(exc).__name__}"
@@ -157,7 +177,8 @@ async def queue_email(
             )
             EMAILS_HELD.labels(
                 reason="missing_field" if isinstance(exc, MissingMergeFields)
-                else "no_template" if isinstance(exc, LookupError) else "render_failed"
+                else "no_template" if isinstance(exc, LookupError)
+                else "sealed_link" if isinstance(exc, SealedLinkUnopenable) else "render_failed"
             ).inc()
             log.warning("email.held", message_id=str(message_id), template=template_name, reason=reason)
         return message_id
