@@ -142,7 +142,7 @@ def require_link_keys(settings) -> LinkKeys:
             f"Set {VARIABLE} to the same value in auth and notify: one or more '<key id>:<key>' entries, "
             f"comma-separated, the first sealing and all opening. Make a key with:\n"
             f"    python -m services.cli link-keys new\n"
-            f"(`make run` makes one for itself; Kubernetes reads it from the Secret 'customer-center-link-keys'; "
+            f"(`make run` makes one for itself; Kubernetes: the key CC_LINK_KEYS of the Secret cc-secrets; "
             f"docs/operations.md, 'Link keys').",
             file=sys.stderr,
         )
