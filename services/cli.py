@@ -13,6 +13,7 @@ import secrets
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -195,13 +196,20 @@ def run_command(args, settings) -> int:
         elif command == "dead-letters" and args.action == "replay":
             if not args.all and not args.ids:
                 raise CommandError("name the messages to replay (--id ID, repeatable) or pass --all")
-            replayed = asyncio.run(dead_letters.replay(settings, args.service, None if args.all else set(args.ids)))
+            replayed, refused = asyncio.run(
+                dead_letters.replay(settings, args.service, None if args.all else set(args.ids))
+            )
             for d in replayed:
                 print(f"replayed {d.message_id} ({d.routing_key})")
-            missing = set(args.ids or ()) - {d.message_id for d in replayed}
+            print(f"{len(replayed)} message(s) replayed")
+            for d in refused:
+                print(f"error: {dead_letters.too_old_message(d, timedelta(days=settings.inbox_retention_days))}",
+                      file=sys.stderr)
+            missing = set(args.ids or ()) - {d.message_id for d in replayed + refused}
             if missing:
                 raise CommandError(f"not in the dead-letter queue: {', '.join(sorted(missing))}")
-            print(f"{len(replayed)} message(s) replayed")
+            if refused:
+                raise CommandError(f"{len(refused)} dead letter(s) older than the inbox retention left in place")
         elif command == "billing-run":
             if args.site_id:
                 raise CommandError("--site-id goes with --direct (through the gateway, the admin key chooses the site)")

@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
     # transaction, 32 messages at once) 78-88/s. Raise consumer_batch only with a benchmark in hand.
     consumer_concurrency: int = 32
     consumer_batch: int = 1
+    # Inbox retention (shared/inbox.py): a dead letter older than this is not replayed, and inbox rows
+    # go a day after it; the prune runs this often in each consuming service, this many rows a transaction.
+    inbox_retention_days: float = Field(30.0, gt=0)
+    inbox_prune_interval_seconds: float = Field(3600.0, gt=0)
+    inbox_prune_batch: int = Field(5000, gt=0)
     migrate_on_start: bool = True
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"

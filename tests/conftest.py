@@ -194,6 +194,9 @@ def system(database_url, bus_prefix, smtp, log_dir, recorded_events):
         "CC_DELIVERY_BACKOFF_SECONDS": "0.2",
         "CC_OUTBOX_POLL_SECONDS": "0.5",
         "CC_LINK_KEYS": LINK_KEYS,
+        # Every consuming service prunes its inbox this often (rows older than 31 days: only the
+        # retention test's; tests/e2e/ops/test_inbox_retention.py).
+        "CC_INBOX_PRUNE_INTERVAL_SECONDS": "2",
     }
     system = System(env=env, ports=ports, log_dir=log_dir)
     system.start_all()
