@@ -83,5 +83,9 @@ class ServiceSettings(BaseSettings):
         return f"{self.bus_prefix}{self.service}.events"
 
     @property
+    def unrouted_queue_name(self) -> str:
+        return f"{self.bus_prefix}cc.unrouted"
+
+    @property
     def dead_letter_queue_name(self) -> str:
         return f"{self.queue_name}.dead"

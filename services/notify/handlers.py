@@ -196,23 +196,6 @@ def make_handlers(settings, sites: SiteNames | None = None):
             update_card_url=f"{public}/center#cards",
         )
 
-    async def forward_to_webhooks(envelope: Envelope, uow: UnitOfWork) -> None:
-        """Every event of a site goes to that site's endpoints subscribed to its type."""
-        try:
-            site_id = UUID(str(envelope.payload.get("site_id")))
-        except ValueError:
-            return  # not about a site: no endpoint can want it
-        queued = await repo.queue_deliveries(
-            uow.conn,
-            site_id=site_id,
-            event_id=envelope.id,
-            event_type=envelope.type,
-            body=webhook_body(envelope),
-            id_of=delivery_id_for,
-        )
-        if queued:
-            log.info("webhooks.queued", event_id=str(envelope.id), endpoints=queued)
-
     return {
         ContactCreated: [remember_contact, enrol_in_registration_sequences],
         Granted: [remember_granted_contact],
@@ -225,5 +208,29 @@ def make_handlers(settings, sites: SiteNames | None = None):
         SubscriptionCancelled: [tell_subscription_cancelled],
         OrderCompleted: [tell_payment_plan_completed],
         CardExpiryApproached: [warn_card_expiring],
-        AllEvents: [forward_to_webhooks],
     }
+
+
+async def forward_to_webhooks(envelope: Envelope, uow: UnitOfWork) -> None:
+    """Every event of a site goes to that site's endpoints subscribed to its type."""
+    try:
+        site_id = UUID(str(envelope.payload.get("site_id")))
+    except ValueError:
+        return  # not about a site: no endpoint can want it
+    queued = await repo.queue_deliveries(
+        uow.conn,
+        site_id=site_id,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        body=webhook_body(envelope),
+        id_of=delivery_id_for,
+    )
+    if queued:
+        log.info("webhooks.queued", event_id=str(envelope.id), endpoints=queued)
+
+
+def webhook_handlers():
+    """The webhooks consumer's map (its own queue, bound to the types endpoints want:
+    ``services/notify/webhooks/bindings.py``). The inbox knows the handler by the same name as when it
+    shared notify's queue, so an event applied before an upgrade is not queued twice."""
+    return {AllEvents: [forward_to_webhooks]}
