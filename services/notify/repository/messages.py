@@ -11,7 +11,10 @@ async def upsert_contact(conn: asyncpg.Connection, *, contact_id: UUID, site_id:
     await conn.execute(
         "INSERT INTO contacts (id, site_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, first_name = EXCLUDED.first_name,"
-        " last_name = EXCLUDED.last_name",
+        " last_name = EXCLUDED.last_name"
+        # Unchanged (the grant repeats what the contact's creation said): no new row version to write.
+        " WHERE (contacts.email, contacts.first_name, contacts.last_name)"
+        " IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.first_name, EXCLUDED.last_name)",
         contact_id,
         site_id,
         email,
@@ -145,14 +148,37 @@ async def list_messages(
 
 
 async def remember_site(conn: asyncpg.Connection, *, site_id: UUID, slug: str = "", name: str = "") -> None:
-    """Keep what an event said about a site; a blank value never overwrites a known one."""
+    """Keep what an event said about a site; a blank value never overwrites a known one. Nothing is
+    written when nothing changed (most events repeat what notify knows); ``updated_at`` is when it
+    last changed."""
     await conn.execute(
         "INSERT INTO sites (id, slug, name) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET"
         " slug = COALESCE(NULLIF(EXCLUDED.slug, ''), sites.slug),"
-        " name = COALESCE(NULLIF(EXCLUDED.name, ''), sites.name), updated_at = now()",
+        " name = COALESCE(NULLIF(EXCLUDED.name, ''), sites.name), updated_at = now()"
+        " WHERE (sites.slug, sites.name) IS DISTINCT FROM"
+        " (COALESCE(NULLIF(EXCLUDED.slug, ''), sites.slug), COALESCE(NULLIF(EXCLUDED.name, ''), sites.name))",
         site_id,
         slug.strip(),
         name.strip(),
+    )
+
+
+async def email_context(conn: asyncpg.Connection, contact_id: UUID, site_id: UUID, template: str) -> asyncpg.Record:
+    """What an email to a contact needs, in one round trip: the contact (``email`` etc. null when
+    unknown), the site's name, its own version of the template (``subject`` etc. null when it has none)
+    and its From/Reply-To (``has_settings`` false when its admin set none)."""
+    return await conn.fetchrow(
+        "SELECT c.email, c.first_name, c.last_name, NULLIF(s.name, '') AS site_name,"
+        " t.subject, t.text_body, t.html_body, t.name IS NOT NULL AS has_template,"
+        " e.mail_from, e.reply_to, e.site_id IS NOT NULL AS has_settings"
+        " FROM (SELECT 1) AS one"
+        " LEFT JOIN contacts c ON c.id = $1 AND c.site_id = $2"
+        " LEFT JOIN sites s ON s.id = $2"
+        " LEFT JOIN site_templates t ON t.site_id = $2 AND t.name = $3"
+        " LEFT JOIN email_settings e ON e.site_id = $2",
+        contact_id,
+        site_id,
+        template,
     )
 
 
