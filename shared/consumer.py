@@ -67,13 +67,24 @@ async def claim_inbox(conn: asyncpg.Connection, event_id, handler: str) -> bool:
 async def claim_inbox_many(conn: asyncpg.Connection, claims: list[tuple]) -> set[tuple]:
     """Record many (event, handler) at once; → those not applied before (a pair twice: claimed once)."""
     ordered = sorted(set(claims))  # one order for every replica: no deadlock between two batches
-    rows = await conn.fetch(
-        "INSERT INTO inbox (event_id, handler) SELECT * FROM unnest($1::uuid[], $2::text[])"
-        " ON CONFLICT DO NOTHING RETURNING event_id, handler",
-        [c[0] for c in ordered],
-        [c[1] for c in ordered],
-    )
+    if len(ordered) <= len(_CLAIM_FEW):  # one message's handlers: plain parameters, no arrays to encode
+        rows = await conn.fetch(_CLAIM_FEW[len(ordered) - 1], *(value for claim in ordered for value in claim))
+    else:
+        rows = await conn.fetch(
+            "INSERT INTO inbox (event_id, handler) SELECT * FROM unnest($1::uuid[], $2::text[])"
+            " ON CONFLICT DO NOTHING RETURNING event_id, handler",
+            [c[0] for c in ordered],
+            [c[1] for c in ordered],
+        )
     return {(r["event_id"], r["handler"]) for r in rows}
+
+
+_CLAIM_FEW = [
+    "INSERT INTO inbox (event_id, handler) VALUES "
+    + ", ".join(f"(${2 * i + 1}::uuid, ${2 * i + 2}::text)" for i in range(n))
+    + " ON CONFLICT DO NOTHING RETURNING event_id, handler"
+    for n in range(1, 5)
+]
 
 
 def handler_name(handler: Handler) -> str:

@@ -48,15 +48,15 @@ def make_handlers(settings, sites: SiteNames | None = None):
         )
 
     async def remember_contact(event: ContactCreated, uow: UnitOfWork) -> None:
-        await repo.upsert_contact(
+        await repo.remember_contact_and_site(
             uow.conn,
             contact_id=event.contact_id,
             site_id=event.site_id,
             email=event.email,
             first_name=event.first_name,
             last_name=event.last_name,
+            site_slug=event.site_slug,
         )
-        await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug)
 
     async def enrol_in_registration_sequences(event: ContactCreated, uow: UnitOfWork) -> None:
         if not event.start_sequences:
@@ -76,15 +76,16 @@ def make_handlers(settings, sites: SiteNames | None = None):
             log.warning("sequences.unknown_on_registration", contact_id=str(event.contact_id), sequences=unknown)
 
     async def remember_granted_contact(event: Granted, uow: UnitOfWork) -> None:
-        await repo.upsert_contact(
+        await repo.remember_contact_and_site(
             uow.conn,
             contact_id=event.contact_id,
             site_id=event.site_id,
             email=event.email,
             first_name=event.first_name,
             last_name=event.last_name,
+            site_slug=event.site_slug,
+            site_name=event.site_name,
         )
-        await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
 
     async def send_welcome_on_credentials_issued(event: CredentialsIssued, uow: UnitOfWork) -> None:
         await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
