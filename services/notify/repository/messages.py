@@ -17,9 +17,16 @@ _UPSERT_CONTACT = (
 )
 
 # A blank value never overwrites a known one; nothing is written when nothing changed (most events
-# repeat what notify knows), so ``updated_at`` is when it last changed.
+# repeat what notify knows), so ``updated_at`` is when it last changed. Nor is the row *locked* then:
+# ON CONFLICT DO UPDATE locks the row it conflicts with even when its WHERE is false, and every
+# event of every registration of a site names the same site, so concurrent handler transactions
+# waited for each other's commit on that one row. The NOT EXISTS skips the INSERT (and the lock)
+# when the row already says it all.
 _REMEMBER_SITE = (
-    "INSERT INTO sites (id, slug, name) VALUES ({id}, {slug}, {name}) ON CONFLICT (id) DO UPDATE SET"
+    "INSERT INTO sites (id, slug, name) SELECT {id}::uuid, {slug}::text, {name}::text"
+    " WHERE NOT EXISTS (SELECT 1 FROM sites WHERE id = {id} AND slug = COALESCE(NULLIF({slug}, ''), slug)"
+    " AND name = COALESCE(NULLIF({name}, ''), name))"
+    " ON CONFLICT (id) DO UPDATE SET"
     " slug = COALESCE(NULLIF(EXCLUDED.slug, ''), sites.slug),"
     " name = COALESCE(NULLIF(EXCLUDED.name, ''), sites.name), updated_at = now()"
     " WHERE (sites.slug, sites.name) IS DISTINCT FROM"

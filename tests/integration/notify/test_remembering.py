@@ -1,6 +1,7 @@
 """What notify learns from events about contacts and sites: one round trip, and no row rewritten when
 an event repeats what notify knows (a registration's three events each name the site)."""
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -55,3 +56,26 @@ async def test_a_queued_message_and_its_mime_are_written_together_once(notify_po
         assert await conn.fetchval("SELECT count(*) FROM outgoing WHERE message_id = $1", held) == 0
         # Leave nothing for the running system's delivery worker.
         await conn.execute("DELETE FROM messages WHERE id = ANY($1::uuid[])", [message_id, held])
+
+
+async def test_naming_a_known_site_again_neither_waits_for_nor_blocks_another_transaction(database_url, notify_pool):
+    """Every event of every registration names its site: a transaction that repeats what the row says
+    must not lock it (ON CONFLICT DO UPDATE would, until its commit), in notify and in auth alike."""
+    from services.auth import repository as auth_repo
+
+    site_id = uuid.uuid4()
+    auth_pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2, server_settings={"search_path": "auth"})
+    try:
+        for pool, remember in (
+            (notify_pool, lambda conn: repo.remember_site(conn, site_id=site_id, slug="hot", name="Hot Site")),
+            (auth_pool, lambda conn: auth_repo.upsert_site(conn, site_id=site_id, slug="hot", name="Hot Site")),
+        ):
+            async with pool.acquire() as conn:
+                await remember(conn)
+            async with pool.acquire() as first, pool.acquire() as second:
+                async with first.transaction():
+                    await remember(first)  # still open: a lock taken here would hold the second
+                    async with second.transaction():
+                        await asyncio.wait_for(remember(second), timeout=2)
+    finally:
+        await auth_pool.close()
