@@ -36,8 +36,9 @@ class ServiceSettings(BaseSettings):
     # The consumer applies what arrives while this many batches are in progress together: at most
     # consumer_batch messages per transaction (shared/consumer.py). Measured on 2 idle cores (make bench
     # QUICK=1): 4 x 50 made the welcome pipeline 13-15 registrations/s, 8 or 16 x 50 7-11/s (batches of
-    # many messages wait on each other's row locks); 32 x 1 (every handler of one message in one
-    # transaction, 32 messages at once) 78-88/s. Raise consumer_batch only with a benchmark in hand.
+    # many messages waited on each other's lock of the site's row, since fixed: docs/performance.md,
+    # "Welcome pipeline, third pass"); 32 x 1 (every handler of one message in one transaction, 32
+    # messages at once) 78-88/s. Raise consumer_batch only with a benchmark in hand.
     consumer_concurrency: int = 32
     consumer_batch: int = 1
     migrate_on_start: bool = True

@@ -1,3 +1,4 @@
+import asyncio
 from pathlib import Path
 
 from aiohttp import web
@@ -12,11 +13,21 @@ from services.notify.webhooks import bindings
 from services.notify.webhooks.delivery import WebhookDelivery
 from shared.app import BUS, POOL, create_service_app
 from shared.consumer import Consumer
+from shared.logging import get_logger
+
+log = get_logger("notify.app")
 
 DELIVERY = web.AppKey("delivery", Delivery)
 WEBHOOK_CONSUMER = web.AppKey("webhook_consumer", Consumer)
 WEBHOOKS = web.AppKey("webhooks", WebhookDelivery)
 SEQUENCES = web.AppKey("sequences", SequenceScheduler)
+
+
+async def _reconcile(found: bindings.WebhookBindings) -> None:
+    try:
+        await found.reconcile()
+    except Exception as exc:  # the next reconnection (or start) tries again
+        log.warning("webhooks.reconcile_failed", error=repr(exc))
 
 
 def create_app(settings: NotifySettings) -> web.Application:
@@ -39,7 +50,18 @@ def create_app(settings: NotifySettings) -> web.Application:
         await bus.declare_service_queue([])  # as notify's consumer declares it (it starts after this)
         await bus.unbind(settings.queue_name, ["#"])
         app[WEBHOOK_CONSUMER] = consumer
+        # After a reconnection the broker may have lost what it had (a new node): aio-pika declares
+        # the queues again; the endpoints' bindings are made again from the table.
+        reconciling: set[asyncio.Task] = set()
+
+        def reconcile_after_reconnect(*_) -> None:
+            task = asyncio.get_running_loop().create_task(_reconcile(found))
+            reconciling.add(task)
+            task.add_done_callback(reconciling.discard)
+
+        bus.connection.reconnect_callbacks.add(reconcile_after_reconnect)
         yield
+        bus.connection.reconnect_callbacks.discard(reconcile_after_reconnect)
         await consumer.stop()
 
     def worker(key, make):
