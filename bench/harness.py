@@ -190,6 +190,9 @@ async def delete_bus(prefix: str, services) -> None:
         for service in services:
             for queue in (f"{prefix}{service}.events", f"{prefix}{service}.events.dead"):
                 await channel.queue_delete(queue)
+        # notify's webhooks queue and the sink it declares (services/notify/webhooks/bindings.py)
+        for queue in (f"{prefix}notify.webhooks", f"{prefix}cc.unrouted"):
+            await channel.queue_delete(queue)
         for exchange in (f"{prefix}cc.events", f"{prefix}cc.dead"):
             await channel.exchange_delete(exchange)
     finally:

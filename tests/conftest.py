@@ -94,6 +94,9 @@ async def bus_prefix(run_id):
         for service in SERVICES:
             for queue in (f"{prefix}{service}.events", f"{prefix}{service}.events.dead"):
                 await channel.queue_delete(queue)
+        # notify's webhooks queue and the sink it declares (services/notify/webhooks/bindings.py)
+        for queue in (f"{prefix}notify.webhooks", f"{prefix}cc.unrouted"):
+            await channel.queue_delete(queue)
         await channel.queue_delete(f"{prefix}recorded")
         for exchange in (f"{prefix}cc.events", f"{prefix}cc.dead"):
             await channel.exchange_delete(exchange)

@@ -69,15 +69,15 @@ def make_handlers(settings, sites: SiteNames | None = None):
         )
 
     async def remember_contact(event: ContactCreated, uow: UnitOfWork) -> None:
-        await repo.upsert_contact(
+        await repo.remember_contact_and_site(
             uow.conn,
             contact_id=event.contact_id,
             site_id=event.site_id,
             email=event.email,
             first_name=event.first_name,
             last_name=event.last_name,
+            site_slug=event.site_slug,
         )
-        await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug)
 
     async def enrol_in_registration_sequences(event: ContactCreated, uow: UnitOfWork) -> None:
         if not event.start_sequences:
@@ -97,15 +97,16 @@ def make_handlers(settings, sites: SiteNames | None = None):
             log.warning("sequences.unknown_on_registration", contact_id=str(event.contact_id), sequences=unknown)
 
     async def remember_granted_contact(event: Granted, uow: UnitOfWork) -> None:
-        await repo.upsert_contact(
+        await repo.remember_contact_and_site(
             uow.conn,
             contact_id=event.contact_id,
             site_id=event.site_id,
             email=event.email,
             first_name=event.first_name,
             last_name=event.last_name,
+            site_slug=event.site_slug,
+            site_name=event.site_name,
         )
-        await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
 
     async def send_welcome_on_credentials_issued(event: CredentialsIssued | CredentialsIssuedV1, uow: UnitOfWork) -> None:
         legacy = isinstance(event, CredentialsIssuedV1)
@@ -221,23 +222,6 @@ def make_handlers(settings, sites: SiteNames | None = None):
             update_card_url=f"{public}/center#cards",
         )
 
-    async def forward_to_webhooks(envelope: Envelope, uow: UnitOfWork) -> None:
-        """Every event of a site goes to that site's endpoints subscribed to its type."""
-        try:
-            site_id = UUID(str(envelope.payload.get("site_id")))
-        except ValueError:
-            return  # not about a site: no endpoint can want it
-        queued = await repo.queue_deliveries(
-            uow.conn,
-            site_id=site_id,
-            event_id=envelope.id,
-            event_type=envelope.type,
-            body=webhook_body(envelope),
-            id_of=delivery_id_for,
-        )
-        if queued:
-            log.info("webhooks.queued", event_id=str(envelope.id), endpoints=queued)
-
     return {
         ContactCreated: [remember_contact, enrol_in_registration_sequences],
         Granted: [remember_granted_contact],
@@ -251,5 +235,29 @@ def make_handlers(settings, sites: SiteNames | None = None):
         SubscriptionCancelled: [tell_subscription_cancelled],
         OrderCompleted: [tell_payment_plan_completed],
         CardExpiryApproached: [warn_card_expiring],
-        AllEvents: [forward_to_webhooks],
     }
+
+
+async def forward_to_webhooks(envelope: Envelope, uow: UnitOfWork) -> None:
+    """Every event of a site goes to that site's endpoints subscribed to its type."""
+    try:
+        site_id = UUID(str(envelope.payload.get("site_id")))
+    except ValueError:
+        return  # not about a site: no endpoint can want it
+    queued = await repo.queue_deliveries(
+        uow.conn,
+        site_id=site_id,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        body=webhook_body(envelope),
+        id_of=delivery_id_for,
+    )
+    if queued:
+        log.info("webhooks.queued", event_id=str(envelope.id), endpoints=queued)
+
+
+def webhook_handlers():
+    """The webhooks consumer's map (its own queue, bound to the types endpoints want:
+    ``services/notify/webhooks/bindings.py``). The inbox knows the handler by the same name as when it
+    shared notify's queue, so an event applied before an upgrade is not queued twice."""
+    return {AllEvents: [forward_to_webhooks]}
