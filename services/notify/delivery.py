@@ -193,6 +193,7 @@ class Delivery(ListeningWorker):
                         return True
                     await repo.mark_sending(conn, row["id"])
                 crash_point("notify.before_end_of_data")
+                window = (time.time(), time.perf_counter())
                 try:
                     await self.end_data(session.client)
                 except Exception as exc:
@@ -200,7 +201,7 @@ class Delivery(ListeningWorker):
                         await self._record_failure(conn, row, exc)
                     return True
                 crash_point("notify.after_accepted")
-                await self._record_sent(conn, row)
+                await self._record_sent(conn, row, window)
                 delivered = True
                 return True
         finally:
@@ -210,7 +211,7 @@ class Delivery(ListeningWorker):
                 else:
                     session.client.close()
 
-    async def _record_sent(self, conn, row) -> None:
+    async def _record_sent(self, conn, row, window=None) -> None:
         bind_contextvars(correlation_id=row["correlation_id"])
         event = None
         if row["site_id"] is not None:
@@ -218,7 +219,7 @@ class Delivery(ListeningWorker):
                 EmailSent(message_id=row["id"], site_id=row["site_id"], contact_id=row["contact_id"], template=row["template"]),
                 producer=self.settings.service, correlation_id=row["correlation_id"], causation_id=None,
             )
-        await repo.mark_sent(conn, row["id"], event)
+        await repo.mark_sent(conn, row["id"], event, window)
         EMAILS_SENT.inc()
         log.info("email.sent", message_id=str(row["id"]))
 

@@ -1,5 +1,7 @@
 """Messages: queued, sent or held; contacts and sites notify learned from events."""
 
+import time
+from datetime import datetime, timezone
 from uuid import UUID
 
 import asyncpg
@@ -77,18 +79,28 @@ async def mark_sending(conn: asyncpg.Connection, message_id: UUID) -> None:
     )
 
 
-async def mark_sent(conn: asyncpg.Connection, message_id: UUID, event: Envelope | None) -> None:
+async def mark_sent(
+    conn: asyncpg.Connection, message_id: UUID, event: Envelope | None, window: tuple[float, float] | None = None
+) -> None:
     """'sent', the rendered body deleted and ``event`` in the outbox: ONE statement, so ONE round trip
-    and its own commit (the shortest window between the server's 250 and our record of it)."""
+    and its own commit (the shortest window between the server's 250 and our record of it).
+    ``window``: (wall-clock time the "." was written, ``time.perf_counter()`` then), stored as
+    ``end_of_data_at`` and ``window_us`` (up to now, just before this statement is written)."""
+    end_of_data_at, window_us = None, None
+    if window is not None:
+        end_of_data_at = datetime.fromtimestamp(window[0], timezone.utc)
+        window_us = int((time.perf_counter() - window[1]) * 1e6)
     await conn.execute(
         "WITH sent AS (UPDATE messages SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,"
-        "   reason = NULL WHERE id = $1 AND status <> 'sent' RETURNING id),"
+        "   reason = NULL, end_of_data_at = $5, window_us = $6 WHERE id = $1 AND status <> 'sent' RETURNING id),"
         " body AS (DELETE FROM outgoing WHERE message_id IN (SELECT id FROM sent))"
         " INSERT INTO outbox (event_id, routing_key, envelope) SELECT $2::uuid, $3::text, $4::jsonb FROM sent WHERE $2::uuid IS NOT NULL",
         message_id,
         event.id if event else None,
         event.type if event else None,
         event.model_dump_json() if event else None,
+        end_of_data_at,
+        window_us,
     )
 
 
