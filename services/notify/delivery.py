@@ -16,6 +16,14 @@ So the states and their commits are sequenced around that one line:
    ``notify.email.sent`` to the outbox (one round trip: the window is as short as we can make it).
    Any other answer is recorded as before (4xx postponed, 5xx held): the server did not take it.
 
+Between writing the ``.`` and writing that statement nothing else of the process runs: the answer is
+read on the socket itself with the event loop held (``end_data_at_once``, up to
+``smtp_answer_wait_seconds``; a slower server or a TLS session is waited for through the loop), the
+statement and its event are built before the ``.``, and it is written on the ``Recorder``'s
+connection, where it is prepared (no pool, no parse round trip). One message at a time goes through
+that step, so a kill finds at most one message there (unless the server is slower than the wait).
+Each sent message records the window it spent there (``end_of_data_at``, ``window_us``).
+
 The only messages whose delivery is unknown are those left in ``sending``: the worker died (or the
 connection broke) between step 1's commit and step 3's. The server may or may not have taken it, and
 nothing can ask it. The rule (``recover_uncertain``): a message ``sending`` for longer than a live
