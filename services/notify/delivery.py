@@ -16,6 +16,14 @@ So the states and their commits are sequenced around that one line:
    ``notify.email.sent`` to the outbox (one round trip: the window is as short as we can make it).
    Any other answer is recorded as before (4xx postponed, 5xx held): the server did not take it.
 
+Between writing the ``.`` and writing that statement nothing else of the process runs: the answer is
+read on the socket itself with the event loop held (``end_data_at_once``, up to
+``smtp_answer_wait_seconds``; a slower server or a TLS session is waited for through the loop), the
+statement and its event are built before the ``.``, and it is written on the ``Recorder``'s
+connection, where it is prepared (no pool, no parse round trip). One message at a time goes through
+that step, so a kill finds at most one message there (unless the server is slower than the wait).
+Each sent message records the window it spent there (``end_of_data_at``, ``window_us``).
+
 The only messages whose delivery is unknown are those left in ``sending``: the worker died (or the
 connection broke) between step 1's commit and step 3's. The server may or may not have taken it, and
 nothing can ask it. The rule (``recover_uncertain``): a message ``sending`` for longer than a live
@@ -32,11 +40,16 @@ reused session that turns out dead before the final ``.`` (nothing taken) is rep
 
 import asyncio
 import contextlib
+import math
+import os
 import re
+import select
 import time
+from datetime import datetime, timezone
 from email.utils import parseaddr
 
 import aiosmtplib
+import asyncpg
 
 from shared.events import Envelope
 from shared.faults import crash_point
@@ -138,6 +151,42 @@ class SmtpSessions:
         session.client.close()
 
 
+class Recorder:
+    """A database connection of delivery's own with ``MARK_SENT`` prepared on it: the record of a
+    250 is written at once (no pool to wait for, no statement to parse, no round trip first)."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self._conn: asyncpg.Connection | None = None
+        self._statement = None
+
+    async def ready(self):
+        """→ the prepared statement (connecting and preparing first if needed: before the ".")."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(
+                self.settings.database_url,
+                server_settings={"search_path": self.settings.service, "application_name": f"cc-{self.settings.service}-sent"},
+            )
+            try:
+                self._statement = await self._conn.prepare(repo.MARK_SENT)
+            except BaseException:
+                await self.close()
+                raise
+        return self._statement
+
+    def broken(self) -> None:
+        """The statement failed: connect again next time."""
+        if self._conn is not None:
+            self._conn.terminate()
+        self._conn = None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close(timeout=2)
+            self._conn = None
+
+
 class Delivery(ListeningWorker):
     name = "delivery"
 
@@ -148,10 +197,14 @@ class Delivery(ListeningWorker):
         self.uncertain_after = settings.delivery_uncertain_seconds
         self._next_recovery = 0.0
         self.smtp = SmtpSessions(settings)
+        self.recorder = Recorder(settings)
+        # One message at a time from its "." to the record of its 250 (the recorder is one connection).
+        self._finishing = asyncio.Lock()
 
     async def stop(self) -> None:
         await super().stop()
         await self.smtp.close()
+        await self.recorder.close()
 
     async def work_once(self) -> bool:
         if time.monotonic() >= self._next_recovery:
@@ -193,15 +246,16 @@ class Delivery(ListeningWorker):
                         return True
                     await repo.mark_sending(conn, row["id"])
                 crash_point("notify.before_end_of_data")
+                sent = repo.sent_args(row["id"], self._sent_event(row))  # built before the "."
                 try:
-                    await self.end_data(session.client)
-                except Exception as exc:
+                    await self._end_and_record(session.client, conn, sent)
+                except (PermanentFailure, TemporaryFailure) as exc:  # the answer to the "." (or none)
                     async with conn.transaction():
                         await self._record_failure(conn, row, exc)
                     return True
-                crash_point("notify.after_accepted")
-                await self._record_sent(conn, row)
                 delivered = True
+                EMAILS_SENT.inc()
+                log.info("email.sent", message_id=str(row["id"]))
                 return True
         finally:
             if session is not None:
@@ -210,17 +264,45 @@ class Delivery(ListeningWorker):
                 else:
                     session.client.close()
 
-    async def _record_sent(self, conn, row) -> None:
+    async def _end_and_record(self, client: aiosmtplib.SMTP, conn, sent: tuple) -> None:
+        """Step 2 and 3: the "." and, on 250, the record of it (``MARK_SENT``), with as little as
+        possible between them: a kill there is a second copy. The answer is read from the socket
+        without going back to the event loop (``end_data_at_once``), so no other task runs between
+        the "." and the statement; the statement is prepared on the recorder's connection, so it is
+        written at once. A server slower than ``smtp_answer_wait_seconds`` is waited for as usual,
+        without holding up the other messages. Raises PermanentFailure/TemporaryFailure (the server
+        did not take it, or may have: UncertainFailure)."""
+        async with self._finishing:
+            try:
+                statement = await self.recorder.ready()
+            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("delivery.recorder_unavailable", error=str(exc))
+                statement = None  # recorded on the message's own connection instead
+            end_of_data_at, started = time.time(), time.perf_counter()
+            at = datetime.fromtimestamp(end_of_data_at, timezone.utc)
+            if self.end_data_at_once(client):
+                crash_point("notify.after_accepted")
+                if statement is None:
+                    await repo.mark_sent(conn, sent, end_of_data_at, started)
+                    return
+                try:
+                    await statement.fetchval(*sent, at, int((time.perf_counter() - started) * 1e6))
+                except BaseException:
+                    self.recorder.broken()
+                    raise
+                return
+        await self.answer_to_end_data(client)
+        crash_point("notify.after_accepted")
+        await repo.mark_sent(conn, sent, end_of_data_at, started)
+
+    def _sent_event(self, row) -> Envelope | None:
         bind_contextvars(correlation_id=row["correlation_id"])
-        event = None
-        if row["site_id"] is not None:
-            event = Envelope.wrap(
-                EmailSent(message_id=row["id"], site_id=row["site_id"], contact_id=row["contact_id"], template=row["template"]),
-                producer=self.settings.service, correlation_id=row["correlation_id"], causation_id=None,
-            )
-        await repo.mark_sent(conn, row["id"], event)
-        EMAILS_SENT.inc()
-        log.info("email.sent", message_id=str(row["id"]))
+        if row["site_id"] is None:
+            return None
+        return Envelope.wrap(
+            EmailSent(message_id=row["id"], site_id=row["site_id"], contact_id=row["contact_id"], template=row["template"]),
+            producer=self.settings.service, correlation_id=row["correlation_id"], causation_id=None,
+        )
 
     async def _record_failure(self, conn, row, result: Exception) -> None:
         message_id = str(row["id"])
@@ -295,14 +377,83 @@ class Delivery(ListeningWorker):
 
     async def end_data(self, client: aiosmtplib.SMTP) -> None:
         """The final ``.``; returns when the server answered 250 (it has taken the message)."""
+        if not self.end_data_at_once(client):
+            await self.answer_to_end_data(client)
+
+    def end_data_at_once(self, client: aiosmtplib.SMTP) -> bool:
+        """Write the final ``.`` and wait up to ``smtp_answer_wait_seconds`` for the answer on the
+        socket itself, without going back to the event loop (nothing else runs meanwhile). True: the
+        server answered 250. False: no answer yet (or a TLS session, or the ``.`` still in the
+        transport's buffer): ``answer_to_end_data`` waits for it. Raises on any other answer."""
+        protocol = client.protocol
+        transport = protocol.transport if protocol is not None else None
+        if transport is None or transport.is_closing():
+            client.close()
+            raise TemporaryFailure("SMTPServerDisconnected: the session was lost before the end of the message")
+        protocol.write(b".\r\n")
+        wait = self.settings.smtp_answer_wait_seconds
+        if wait <= 0 or transport.get_extra_info("sslcontext") is not None or transport.get_write_buffer_size():
+            return False
+        fd = transport.get_extra_info("socket").fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        deadline = time.perf_counter() + wait
+        data = b""
+        while (left := deadline - time.perf_counter()) > 0:
+            if not poller.poll(math.ceil(left * 1000)):
+                break
+            try:
+                chunk = os.read(fd, 4096)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                client.close()
+                raise UncertainFailure(f"{type(exc).__name__}: {exc}") from None
+            if not chunk:
+                client.close()
+                raise UncertainFailure("SMTPServerDisconnected: the session ended after the end of the message")
+            data += chunk
+            answer = _reply(data)
+            if answer is None:
+                continue
+            if answer.code != 250:
+                client.close()
+                raise _as_failure(aiosmtplib.SMTPDataError(answer.code, answer.message))
+            return True
+        if data:  # part of an answer, and the rest late: whether it said 250 is unknown
+            client.close()
+            raise UncertainFailure(f"an incomplete answer to the end of the message: {data[:80]!r}")
+        return False
+
+    async def answer_to_end_data(self, client: aiosmtplib.SMTP) -> None:
+        """The answer to a ``.`` already written, through the event loop; returns on 250."""
         try:
-            response = await client.execute_command(b".")
+            response = await client.protocol.read_response(timeout=self.settings.smtp_timeout)
         except Exception as exc:
             client.close()
             raise _as_failure(exc, after_end=True) from None
         if response.code != 250:
             client.close()
             raise _as_failure(aiosmtplib.SMTPDataError(response.code, response.message))
+
+
+def _reply(data: bytes) -> aiosmtplib.SMTPResponse | None:
+    """A complete SMTP reply (one line, or several joined by ``-`` after the code) → its code and
+    text; None while incomplete."""
+    lines = data.split(b"\n")
+    if len(lines) < 2:
+        return None
+    for i, line in enumerate(lines[:-1]):
+        if line[3:4] != b"-":
+            if i != len(lines) - 2 or lines[-1]:
+                raise UncertainFailure(f"an unexpected answer to the end of the message: {data[:80]!r}")
+            try:
+                code = int(line[:3])
+            except ValueError:
+                raise UncertainFailure(f"a malformed answer to the end of the message: {data[:80]!r}") from None
+            text = b"\n".join(x[4:].strip(b" \t\r") for x in lines[:-1]).decode("utf-8", "surrogateescape")
+            return aiosmtplib.SMTPResponse(code, text)
+    return None
 
 
 def _as_failure(exc: BaseException, after_end: bool = False) -> Exception:

@@ -25,6 +25,10 @@ class NotifySettings(ServiceSettings):
     smtp_messages_per_session: int = 100
     smtp_noop_after_seconds: float = 5.0
     smtp_idle_seconds: float = 60.0
+    # The answer to a message's final "." is waited for this long on the socket itself, the event loop
+    # held (delivery.py: nothing else runs between that answer and its record, the window a kill turns
+    # into a second copy); a slower server is then waited for through the loop. 0: always the loop.
+    smtp_answer_wait_seconds: float = 0.01
     mail_from: str = "Customer Center <no-reply@customer-center.localhost>"
     # Temporary failures (4xx, connection trouble) are retried with backoff this many times.
     delivery_max_attempts: int = 8

@@ -4,8 +4,8 @@ these tests may kill and restart (never the machine's shared ones), and an SMTP 
 import asyncpg
 import pytest
 
-from tests.chaos.harness import ChaosSystem
-from tests.conftest import smtp_server
+from tests.chaos.harness import ChaosSystem, free_port
+from tests.chaos.smtp_sink import SmtpSink
 
 CHAOS_DIR = __file__.rsplit("/", 1)[0]
 
@@ -20,9 +20,13 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def chaos_smtp():
-    with smtp_server() as mailbox:
-        yield mailbox
+def chaos_smtp(tmp_path_factory):
+    """The SMTP server in a process of its own (smtp_sink.py), as a real one."""
+    sink = SmtpSink(free_port(), tmp_path_factory.mktemp("chaos-smtp") / "received")
+    try:
+        yield sink
+    finally:
+        sink.stop()
 
 
 @pytest.fixture(scope="session")

@@ -14,12 +14,14 @@ import time
 import traceback
 from datetime import datetime, timezone
 
+import tempfile
+from pathlib import Path
+
 import asyncpg
-from aiosmtpd.controller import Controller
 
 from tests.chaos import scenarios
 from tests.chaos.harness import ChaosSystem, Outcome, free_port, table
-from tests.conftest import Mailbox
+from tests.chaos.smtp_sink import SmtpSink
 
 
 def plan(scale: float) -> dict:
@@ -41,10 +43,9 @@ def plan(scale: float) -> dict:
 
 
 async def main(scale: float, only: list[str] | None) -> list[Outcome]:
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    cs = ChaosSystem(controller.port)
+    spool = tempfile.TemporaryDirectory(prefix="cc-chaos-smtp-")
+    mailbox = SmtpSink(free_port(), Path(spool.name) / "received")
+    cs = ChaosSystem(mailbox.port)
     outcomes: list[Outcome] = []
     try:
         await cs.start()
@@ -71,7 +72,8 @@ async def main(scale: float, only: list[str] | None) -> list[Outcome]:
             await db.close()
     finally:
         await cs.stop()
-        controller.stop()
+        mailbox.stop()
+        spool.cleanup()
     return outcomes
 
 

@@ -115,10 +115,17 @@ async def kill_at_random(cs: ChaosSystem, services: list[str], kills_each: int, 
     return time.monotonic()
 
 
-async def sending_window(cs: ChaosSystem, emails: list[str]) -> dict:
+async def sending_window(cs: ChaosSystem, emails: list[str], period: tuple[float, float] | None = None) -> dict:
     """What notify recorded about its SMTP window for these emails: how many were found 'sending'
-    and sent again (``uncertain_resends``), and the window's length (from the committed 'sending',
-    just before the final ".", to the committed 'sent')."""
+    and sent again (``uncertain_resends``); the old measure of the window (from the committed
+    'sending', before the final ".", to the committed 'sent'); and the window a kill turns into a
+    duplicate, from writing the "." to writing the record of its 250 (``end_of_data_at``,
+    ``window_us``): its percentiles, and over ``period`` (wall-clock seconds, the kills'):
+
+    - ``in_window``: the expected number of messages inside their window at a random instant of the
+      period (Little's law: the sum of the windows' durations in it / its length), i.e. the expected
+      duplicates per kill of notify at a random moment;
+    - ``busy``: the fraction of the period with at least one message in its window (the union)."""
     db = await asyncpg.connect(cs.database_url)
     try:
         row = await db.fetchrow(
@@ -126,18 +133,49 @@ async def sending_window(cs: ChaosSystem, emails: list[str]) -> dict:
             " percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,"
             " max(ms) AS max FROM (SELECT uncertain_resends, extract(epoch FROM sent_at - sending_at) * 1000 AS ms"
             " FROM notify.messages WHERE template = 'welcome' AND to_address = ANY($1::text[])) m", emails)
+        spans = [(float(r["at"]), r["window_us"] / 1e6) for r in await db.fetch(
+            "SELECT extract(epoch FROM end_of_data_at) AS at, window_us FROM notify.messages"
+            " WHERE template = 'welcome' AND to_address = ANY($1::text[]) AND window_us IS NOT NULL ORDER BY 1", emails)]
     finally:
         await db.close()
-    return {k: (row[k] or 0) for k in row.keys()}
+    out = {k: (row[k] or 0) for k in row.keys()}
+    ms = sorted(w * 1000 for _, w in spans) or [0.0]
+    pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
+    out.update(w_n=len(spans), w_mean=sum(ms) / len(ms), w_p50=pick(0.5), w_p99=pick(0.99), w_max=ms[-1])
+    a, b = period if period else ((spans[0][0], spans[-1][0] + spans[-1][1]) if spans else (0.0, 1.0))
+    total = busy = 0.0
+    reach = a  # the union so far ends here
+    for at, w in spans:  # sorted by start
+        lo, hi = max(at, a), min(at + w, b)
+        if hi <= lo:
+            continue
+        total += hi - lo
+        busy += max(0.0, hi - max(lo, reach))
+        reach = max(reach, hi)
+    out.update(period=b - a, in_window=total / (b - a), busy=busy / (b - a))
+    return out
+
+
+def window_note(window: dict, notify_kills: int) -> str:
+    return (f"notify's SMTP window: {window['messages']} messages found 'sending' and sent again ({window['resends']} resends);"
+            f" '.' to the record of its 250 (n {window['w_n']}): mean {window['w_mean']:.2f} ms, p50 {window['w_p50']:.2f} ms,"
+            f" p99 {window['w_p99']:.2f} ms, max {window['w_max']:.1f} ms; messages in it at a random instant of the"
+            f" {window['period']:.0f} s of kills {window['in_window']:.4f} (expected duplicates per notify kill;"
+            f" x{notify_kills} kills = {window['in_window'] * notify_kills:.2f}), at least one {window['busy'] * 100:.2f}% of the time;"
+            f" old measure ('sending' committed to 'sent'): p50 {window['p50']:.1f} ms, p99 {window['p99']:.1f} ms,"
+            f" max {window['max']:.1f} ms")
 
 
 async def consumer_killed(cs: ChaosSystem, smtp, *, signups_count: int, kills_each: int, spread: float) -> Outcome:
     started = time.monotonic()
     last_kill = 0.0
+    kills_period = [0.0, 0.0]  # wall clock, for the window's share of it
 
     async def kills():
         nonlocal last_kill
+        kills_period[0] = time.time()
         last_kill = await kill_at_random(cs, ["membership", "auth", "notify"], kills_each, spread)
+        kills_period[1] = time.time()
 
     acked, unacked, _ = await signups(cs, smtp, count=signups_count, during=kills,
                                       budget=max(spread + 120, signups_count / 5))
@@ -147,14 +185,12 @@ async def consumer_killed(cs: ChaosSystem, smtp, *, signups_count: int, kills_ea
     await wait_for_welcomes(smtp, acked, timeout=max(60.0, signups_count / 2))  # late is not lost: 2 a second
     drained = time.monotonic() - 1.0 - quiet  # wait_for_welcomes waits 1 s for late duplicates
     lost, duplicated, blank = tally_welcomes(smtp, acked)
-    window = await sending_window(cs, acked)
+    window = await sending_window(cs, acked, (kills_period[0], kills_period[1]))
     return Outcome(
         f"consumer killed ({kills_each}x each of membership, auth, notify)", len(acked), lost + len(unacked),
         duplicated, blank + (drained > 60), time.monotonic() - started,
         note=f"queues drained {drained:.0f} s after the signups and kills ended (the last kill's restart"
-             f" {quiet - last_kill:.0f} s before that end); notify's SMTP window: {window['messages']} messages found 'sending' and sent again"
-             f" ({window['resends']} resends), window p50 {window['p50']:.1f} ms, p99 {window['p99']:.1f} ms,"
-             f" max {window['max']:.1f} ms",
+             f" {quiet - last_kill:.0f} s before that end); " + window_note(window, kills_each),
     )
 
 

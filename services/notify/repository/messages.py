@@ -1,5 +1,7 @@
 """Messages: queued, sent or held; contacts and sites notify learned from events."""
 
+import time
+from datetime import datetime, timezone
 from uuid import UUID
 
 import asyncpg
@@ -108,19 +110,33 @@ async def mark_sending(conn: asyncpg.Connection, message_id: UUID) -> None:
     )
 
 
-async def mark_sent(conn: asyncpg.Connection, message_id: UUID, event: Envelope | None) -> None:
-    """'sent', the rendered body deleted and ``event`` in the outbox: ONE statement, so ONE round trip
-    and its own commit (the shortest window between the server's 250 and our record of it)."""
-    await conn.execute(
-        "WITH sent AS (UPDATE messages SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,"
-        "   reason = NULL WHERE id = $1 AND status <> 'sent' RETURNING id),"
-        " body AS (DELETE FROM outgoing WHERE message_id IN (SELECT id FROM sent))"
-        " INSERT INTO outbox (event_id, routing_key, envelope) SELECT $2::uuid, $3::text, $4::jsonb FROM sent WHERE $2::uuid IS NOT NULL",
-        message_id,
-        event.id if event else None,
-        event.type if event else None,
-        event.model_dump_json() if event else None,
-    )
+# 'sent', the rendered body deleted and ``notify.email.sent`` in the outbox: ONE statement, so ONE
+# round trip and its own commit. $1 message id, $2-$4 the event (NULLs: none), $5 ``end_of_data_at``,
+# $6 ``window_us``. Delivery keeps it prepared on a connection of its own (``delivery.Recorder``).
+MARK_SENT = (
+    "WITH sent AS (UPDATE messages SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,"
+    "   reason = NULL, end_of_data_at = $5, window_us = $6 WHERE id = $1 AND status <> 'sent' RETURNING id),"
+    " body AS (DELETE FROM outgoing WHERE message_id IN (SELECT id FROM sent))"
+    " INSERT INTO outbox (event_id, routing_key, envelope) SELECT $2::uuid, $3::text, $4::jsonb FROM sent WHERE $2::uuid IS NOT NULL"
+)
+
+
+def sent_args(message_id: UUID, event: Envelope | None) -> tuple:
+    """MARK_SENT's $1-$4, built before the "." so that nothing is left to do after its 250."""
+    if event is None:
+        return (message_id, None, None, None)
+    return (message_id, event.id, event.type, event.model_dump_json())
+
+
+async def mark_sent(conn: asyncpg.Connection, args: tuple, end_of_data_at: float, started: float) -> None:
+    """MARK_SENT on ``conn``, ``args`` from ``sent_args``; ``end_of_data_at`` (wall clock) and
+    ``started`` (``time.perf_counter()``) taken when the "." was written: ``window_us`` is the time
+    from then to now, just before this statement is written."""
+    await conn.execute(MARK_SENT, *args, *window_of(end_of_data_at, started))
+
+
+def window_of(end_of_data_at: float, started: float) -> tuple[datetime, int]:
+    return datetime.fromtimestamp(end_of_data_at, timezone.utc), int((time.perf_counter() - started) * 1e6)
 
 
 async def mark_held(conn: asyncpg.Connection, message_id: UUID, reason: str) -> None:
