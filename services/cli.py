@@ -126,7 +126,7 @@ def _print_json(answer) -> None:
 def run_command(args, settings) -> int:
     if args.command == "billing-run" and args.direct:
         # Before the other commands' imports (JWT, crypto, the broker): big runs start processes of this.
-        from shared.app import new_event_loop
+        from shared.loop import new_event_loop
 
         with asyncio.Runner(loop_factory=lambda: new_event_loop(settings)) as runner:
             _print_json(runner.run(billing_run_direct(args.as_of, args.site_id)))
