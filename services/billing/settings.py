@@ -17,3 +17,6 @@ class BillingSettings(ServiceSettings):
     # Orders (invoices) a billing run claims, charges together (one batch at the processor) and writes
     # in one transaction.
     billing_run_batch: int = 500
+    # Batches a billing run has in flight at once (each its own transaction and connection): while
+    # one waits for the processor or the database, the next is claimed and written.
+    billing_run_concurrency: int = 2
