@@ -351,7 +351,11 @@ class DatabaseCpu:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if not cmdline.startswith(b"postgres: ") or self.needle not in cmdline:
+            if not cmdline.startswith(b"postgres: "):
+                if b"postgres" not in cmdline.split(b"\0", 1)[0]:
+                    self.other.add(pid)
+                continue  # a backend just forked, not titled yet: looked at again next time
+            if self.needle not in cmdline:
                 self.other.add(pid)
                 continue
             cpu = cpu_seconds(pid)
