@@ -62,6 +62,9 @@ async def billing_run_direct(as_of: str | None, site_id: str | None) -> dict:
     from shared.db import create_pool
 
     settings = BillingSettings()
+    # A connection for each batch in flight, opened before the run starts.
+    warm = min(max(settings.db_pool_min, settings.billing_run_concurrency), settings.db_pool_max)
+    settings = settings.model_copy(update={"db_pool_min": warm})
     when = datetime.fromisoformat(as_of) if as_of else datetime.now(timezone.utc)
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
