@@ -21,6 +21,7 @@ from aiosmtpd.controller import Controller
 
 from services.cli import migrate_all, seed_demo
 from services.system import SERVICES, System
+from shared.sealing import new_key_entry
 
 BASE_DATABASE_URL = os.environ.get("CC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/customer_center")
 AMQP_URL = os.environ.get("CC_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -142,6 +143,7 @@ class BenchSystem:
             "CC_SMTP_HOST": "127.0.0.1",
             "CC_SMTP_PORT": str(self.sink.controller.port),
             "CC_LOG_FORMAT": "json",
+            "CC_LINK_KEYS": new_key_entry("run"),
             **self.env,
         }
         self.system = System(env=env, ports={n: free_port() for n in SERVICES}, log_dir=self.log_dir)
@@ -188,6 +190,9 @@ async def delete_bus(prefix: str, services) -> None:
         for service in services:
             for queue in (f"{prefix}{service}.events", f"{prefix}{service}.events.dead"):
                 await channel.queue_delete(queue)
+        # notify's webhooks queue and the sink it declares (services/notify/webhooks/bindings.py)
+        for queue in (f"{prefix}notify.webhooks", f"{prefix}cc.unrouted"):
+            await channel.queue_delete(queue)
         for exchange in (f"{prefix}cc.events", f"{prefix}cc.dead"):
             await channel.exchange_delete(exchange)
     finally:

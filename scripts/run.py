@@ -18,9 +18,11 @@ import asyncpg
 
 from services import cli
 from services.system import DEFAULT_PORTS, ROOT, System
+from shared.sealing import LinkKeyError, LinkKeys, new_key_entry
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/customer_center"
 MAIL_DIR = ROOT / "var" / "mail"
+LINK_KEYS_FILE = ROOT / "var" / "link-keys"
 
 
 class Failure(Exception):
@@ -120,6 +122,21 @@ def banner(url: str, key: str, mail: str, staff: tuple[str, str | None]) -> str:
     return "\n".join(["", rule, *lines, rule, ""])
 
 
+def demo_link_keys() -> str:
+    """``CC_LINK_KEYS`` when set; otherwise the demo's own, made on the first run and kept (owner-only)
+    in var/link-keys, so a link sealed in an event still queued from the previous run opens."""
+    if os.environ.get("CC_LINK_KEYS", "").strip():
+        return os.environ["CC_LINK_KEYS"]
+    if LINK_KEYS_FILE.exists():
+        return LINK_KEYS_FILE.read_text().strip()
+    LINK_KEYS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    value = new_key_entry("demo")
+    fd = os.open(LINK_KEYS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
 def raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -145,6 +162,11 @@ def main() -> int:
         if not smtp_host:
             check_port_free("127.0.0.1", int(smtp_port), "CC_SMTP_PORT", "the local mail sink")
 
+        try:
+            env["CC_LINK_KEYS"] = demo_link_keys()  # auth seals the links in events with it, notify opens them
+            LinkKeys.parse(env["CC_LINK_KEYS"])
+        except (LinkKeyError, OSError) as exc:
+            raise Failure(f"the link keys: {exc} (set CC_LINK_KEYS, or delete {LINK_KEYS_FILE} to make a new one)") from None
         try:
             key, staff = asyncio.run(prepare_database(database_url))
         except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

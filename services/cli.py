@@ -13,6 +13,7 @@ import secrets
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -177,6 +178,20 @@ def run_command(args, settings) -> int:
         elif command == "retire-signing-key":
             asyncio.run(_on_schema(url, "auth", lambda c: signing_keys.retire(c, args.kid)))
             print(f"signing key {args.kid} retired; restart auth so its JWKS no longer offers it")
+        elif command == "link-keys":
+            from shared.sealing import LinkKeyError, LinkKeys, new_key_entry
+
+            current = os.environ.get("CC_LINK_KEYS", "").strip()
+            try:
+                value = new_key_entry(args.id or time.strftime("k%Y%m%d"))
+                if args.rotate and current:
+                    value = f"{value},{current}"
+                    LinkKeys.parse(value)
+            except LinkKeyError as exc:
+                raise CommandError(str(exc)) from None
+            print(value)
+            print("give this value to auth and notify as CC_LINK_KEYS (the first key seals; keep an old key"
+                  " after it while events it sealed may still be queued)", file=sys.stderr)
         elif command == "dead-letters" and args.action == "list":
             letters = asyncio.run(dead_letters.list_dead_letters(settings, args.service, args.limit))
             for d in letters:
@@ -185,13 +200,20 @@ def run_command(args, settings) -> int:
         elif command == "dead-letters" and args.action == "replay":
             if not args.all and not args.ids:
                 raise CommandError("name the messages to replay (--id ID, repeatable) or pass --all")
-            replayed = asyncio.run(dead_letters.replay(settings, args.service, None if args.all else set(args.ids)))
+            replayed, refused = asyncio.run(
+                dead_letters.replay(settings, args.service, None if args.all else set(args.ids))
+            )
             for d in replayed:
                 print(f"replayed {d.message_id} ({d.routing_key})")
-            missing = set(args.ids or ()) - {d.message_id for d in replayed}
+            print(f"{len(replayed)} message(s) replayed")
+            for d in refused:
+                print(f"error: {dead_letters.too_old_message(d, timedelta(days=settings.inbox_retention_days))}",
+                      file=sys.stderr)
+            missing = set(args.ids or ()) - {d.message_id for d in replayed + refused}
             if missing:
                 raise CommandError(f"not in the dead-letter queue: {', '.join(sorted(missing))}")
-            print(f"{len(replayed)} message(s) replayed")
+            if refused:
+                raise CommandError(f"{len(refused)} dead letter(s) older than the inbox retention left in place")
         elif command == "billing-run":
             if args.site_id:
                 raise CommandError("--site-id goes with --direct (through the gateway, the admin key chooses the site)")
@@ -239,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list-signing-keys", help="JWT signing keys, newest first")
     retire = sub.add_parser("retire-signing-key", help="stop publishing an old JWT signing key")
     retire.add_argument("kid")
+
+    link = sub.add_parser("link-keys", help="a new key for CC_LINK_KEYS (seals the links in auth's events)")
+    link_sub = link.add_subparsers(dest="action", required=True)
+    link_new = link_sub.add_parser("new", help="print a fresh '<key id>:<key>' entry")
+    link_new.add_argument("--id", default=None, help="its key id (default: k<today>, e.g. k20261125)")
+    link_new.add_argument("--rotate", action="store_true",
+                          help="print the new key followed by the current CC_LINK_KEYS: the value after a rotation")
 
     dead = sub.add_parser("dead-letters", help="list or replay a service's dead-lettered messages")
     dead_sub = dead.add_subparsers(dest="action", required=True)

@@ -51,6 +51,7 @@ def create_service_app(
         from shared import dead_letters  # its views use this module's keys
 
         app.cleanup_ctx.append(_consumer(settings, handlers))
+        app.cleanup_ctx.append(_inbox_pruner(settings))
         app.add_routes(dead_letters.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -103,6 +104,18 @@ def _consumer(settings, handlers: Handlers):
         app[CONSUMER] = consumer
         yield
         await consumer.stop()
+
+    return ctx
+
+
+def _inbox_pruner(settings):
+    async def ctx(app: web.Application):
+        from shared.inbox import InboxPruner
+
+        pruner = InboxPruner(settings, app[POOL])
+        pruner.start()
+        yield
+        await pruner.stop()
 
     return ctx
 

@@ -142,8 +142,11 @@ class Bus:
             for (routing_key, *_), r in zip(messages, results)
         ]
 
-    async def declare_service_queue(self, routing_keys: Iterable[str]) -> aio_pika.abc.AbstractQueue:
-        """The service's quorum queue, bound to every key it handles, and its dead-letter queue."""
+    async def declare_service_queue(
+        self, routing_keys: Iterable[str], name: str | None = None
+    ) -> aio_pika.abc.AbstractQueue:
+        """The service's quorum queue (or another of the service's queues, ``name``), bound to every key
+        it handles, and the service's dead-letter queue, which takes the dead letters of all of them."""
         s = self.settings
         dead_exchange = await self.channel.declare_exchange(
             s.dead_letter_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
@@ -153,7 +156,7 @@ class Bus:
         )
         await dead_queue.bind(dead_exchange, routing_key=s.dead_letter_queue_name)
         queue = await self.channel.declare_queue(
-            s.queue_name,
+            name or s.queue_name,
             durable=True,
             arguments={
                 "x-queue-type": "quorum",
@@ -167,6 +170,31 @@ class Bus:
         for key in sorted(set(routing_keys)):
             await queue.bind(self.exchange, routing_key=key)
         return queue
+
+    async def bind(self, queue: str, routing_keys: Iterable[str]) -> None:
+        """Bind a queue declared earlier to more routing keys (binding twice changes nothing)."""
+        declared = await self.channel.get_queue(queue, ensure=False)
+        for key in sorted(set(routing_keys)):
+            await declared.bind(self.exchange, routing_key=key)
+
+    async def unbind(self, queue: str, routing_keys: Iterable[str]) -> None:
+        """Remove bindings of a queue (removing one that does not exist changes nothing)."""
+        declared = await self.channel.get_queue(queue, ensure=False)
+        for key in sorted(set(routing_keys)):
+            await declared.unbind(self.exchange, routing_key=key)
+
+    async def declare_unrouted_sink(self) -> None:
+        """``{prefix}cc.unrouted``: a queue that holds nothing (``x-max-length`` 0), bound to ``#``.
+
+        The relays publish with ``mandatory``; an event that no service consumes (and no webhook wants
+        at the moment, e.g. ``notify.email.sent``) would otherwise come back unroutable and be retried
+        forever. Notify declares it at start, as it used to make every event routable by binding its own
+        queue to ``#``: before notify's first start an event with no consumer is still unroutable.
+        """
+        sink = await self.channel.declare_queue(
+            self.settings.unrouted_queue_name, durable=True, arguments={"x-max-length": 0}
+        )
+        await sink.bind(self.exchange, routing_key="#")
 
 
 async def wait_for_broker(settings, timeout: float = 30.0) -> None:

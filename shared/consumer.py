@@ -15,9 +15,10 @@ fails, nothing of it committed: each of its messages is then processed alone, on
 handler, so a failing handler neither blocks the others of its message nor the rest of the batch; a
 redelivered message (it failed before) is always processed that way.
 
-A handler mapped to ``AllEvents`` is subscribed to every event on the bus (the queue binds ``#``) and
-receives the ``Envelope`` itself, of any type, even one this service has no class for (notify's
-outgoing webhooks forward every event of a site).
+A handler mapped to ``AllEvents`` receives the ``Envelope`` itself, of any type, even one this service
+has no class for. By default its queue binds ``#`` (every event on the bus); a consumer given its own
+``queue`` and ``routing_keys`` binds those instead, and whoever made it binds more as needed (notify's
+outgoing webhooks: ``services/notify/webhooks/bindings.py``).
 """
 
 import asyncio
@@ -66,13 +67,24 @@ async def claim_inbox(conn: asyncpg.Connection, event_id, handler: str) -> bool:
 async def claim_inbox_many(conn: asyncpg.Connection, claims: list[tuple]) -> set[tuple]:
     """Record many (event, handler) at once; → those not applied before (a pair twice: claimed once)."""
     ordered = sorted(set(claims))  # one order for every replica: no deadlock between two batches
-    rows = await conn.fetch(
-        "INSERT INTO inbox (event_id, handler) SELECT * FROM unnest($1::uuid[], $2::text[])"
-        " ON CONFLICT DO NOTHING RETURNING event_id, handler",
-        [c[0] for c in ordered],
-        [c[1] for c in ordered],
-    )
+    if len(ordered) <= len(_CLAIM_FEW):  # one message's handlers: plain parameters, no arrays to encode
+        rows = await conn.fetch(_CLAIM_FEW[len(ordered) - 1], *(value for claim in ordered for value in claim))
+    else:
+        rows = await conn.fetch(
+            "INSERT INTO inbox (event_id, handler) SELECT * FROM unnest($1::uuid[], $2::text[])"
+            " ON CONFLICT DO NOTHING RETURNING event_id, handler",
+            [c[0] for c in ordered],
+            [c[1] for c in ordered],
+        )
     return {(r["event_id"], r["handler"]) for r in rows}
+
+
+_CLAIM_FEW = [
+    "INSERT INTO inbox (event_id, handler) VALUES "
+    + ", ".join(f"(${2 * i + 1}::uuid, ${2 * i + 2}::text)" for i in range(n))
+    + " ON CONFLICT DO NOTHING RETURNING event_id, handler"
+    for n in range(1, 5)
+]
 
 
 def handler_name(handler: Handler) -> str:
@@ -80,8 +92,15 @@ def handler_name(handler: Handler) -> str:
 
 
 class Consumer:
-    def __init__(self, settings, pool: asyncpg.Pool, bus: Bus, handlers: Handlers) -> None:
+    def __init__(
+        self, settings, pool: asyncpg.Pool, bus: Bus, handlers: Handlers, *,
+        queue: str | None = None, routing_keys: list[str] | None = None,
+    ) -> None:
+        """``queue`` (default: the service's ``<service>.events``) and its ``routing_keys`` (default:
+        those of ``handlers``)."""
         self.settings = settings
+        self.queue_name = queue or settings.queue_name
+        self.routing_keys = routing_keys
         self.pool = pool
         self.bus = bus
         self.by_key: dict[str, list[Handler]] = {}
@@ -99,10 +118,12 @@ class Consumer:
 
     async def start(self) -> None:
         await self.bus.channel.set_qos(prefetch_count=self.settings.prefetch)
-        keys = [*self.by_key, *([AllEvents.routing_key] if self.every else [])]
-        self._queue = await self.bus.declare_service_queue(keys)
+        keys = self.routing_keys
+        if keys is None:
+            keys = [*self.by_key, *([AllEvents.routing_key] if self.every else [])]
+        self._queue = await self.bus.declare_service_queue(keys, self.queue_name)
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
-        log.info("consumer.started", queue=self.settings.queue_name, routing_keys=sorted(keys))
+        log.info("consumer.started", queue=self.queue_name, routing_keys=sorted(keys))
 
     async def stop(self) -> None:
         """Stop taking messages, finish the ones in hand (unacked ones return to the queue)."""
@@ -180,6 +201,8 @@ class Consumer:
 
     async def _apply_together(self, work) -> None:
         claims = [(envelope.id, handler_name(handler)) for _, envelope, calls in work for handler, _ in calls]
+        if not claims:
+            return  # no handler for these types (left from an older binding): nothing to apply
         published = False
         try:
             async with self.pool.acquire() as conn, conn.transaction():

@@ -11,6 +11,10 @@ the consumer that gave up on it sees it again, and its inbox absorbs a copy it a
 then is it removed from the dead-letter queue. A message that never went through a queue (put in
 the dead-letter queue by hand) goes to the events exchange under its routing key.
 
+A dead letter older than the inbox retention (its event occurred, or it was first parked, more than
+``CC_INBOX_RETENTION_DAYS`` ago) is not replayed: the inbox rows that would absorb what it already
+applied may have been pruned (``shared/inbox.py``). It stays in the queue, for inspection.
+
 A dead letter belongs to the site its envelope's payload names (``payload.site_id``): the admin API
 shows and replays only its own site's. One without a readable site is the operator's (the CLI).
 """
@@ -18,7 +22,7 @@ shows and replays only its own site's. One without a readable site is the operat
 import contextlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
 import aiormq
@@ -49,6 +53,11 @@ class TooManyDeadLetters(ServiceError):
     code = "too_many_dead_letters"
 
 
+class DeadLetterTooOld(ServiceError):
+    status = 409
+    code = "dead_letter_too_old"
+
+
 @dataclass
 class DeadLetter:
     message_id: str
@@ -60,11 +69,25 @@ class DeadLetter:
     size: int
     site_id: str | None
     queue: str | None  # the queue it died in
+    since: datetime | None = None  # the earlier of its event's occurred_at and its first death
 
     def view(self, service: str) -> dict:
         data = asdict(self)
         data.pop("queue")
+        data.pop("since")
         return {"id": data.pop("message_id"), "service": service, **data}
+
+    def too_old(self, max_age: timedelta, now: datetime | None = None) -> bool:
+        return self.since is not None and (now or datetime.now(timezone.utc)) - self.since > max_age
+
+
+def too_old_message(letter: DeadLetter, max_age: timedelta) -> str:
+    return (
+        f"dead letter {letter.message_id} cannot be replayed: its event occurred or was first parked at "
+        f"{letter.since:%Y-%m-%d %H:%M} UTC, more than CC_INBOX_RETENTION_DAYS ({max_age / timedelta(days=1):g} days) "
+        "ago, and the inbox rows that make a replay harmless may be gone. It stays in the dead-letter queue: "
+        "apply what it asked for by hand if it still matters."
+    )
 
 
 def describe(message: AbstractIncomingMessage) -> DeadLetter:
@@ -74,16 +97,19 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
     envelope = _envelope(message)
     payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
     first = death.get("time")
+    first = first.astimezone(timezone.utc) if isinstance(first, datetime) else None
+    times = [t for t in (first, _time(envelope.get("occurred_at"))) if t is not None]
     return DeadLetter(
         message_id=message.message_id or _text_or_none(envelope.get("id")) or "?",
         routing_key=_text(keys[0]) if keys else (message.type or _text_or_none(envelope.get("type")) or "?"),
         reason=_text(death.get("reason", headers.get("x-first-death-reason", "?"))),
         deaths=int(death.get("count", 1) or 1),
-        first_death=first.astimezone(timezone.utc).isoformat() if isinstance(first, datetime) else str(first or ""),
+        first_death=first.isoformat() if first is not None else str(death.get("time") or ""),
         correlation_id=message.correlation_id or "",
         size=len(message.body),
         site_id=_site_id(payload.get("site_id")),
         queue=_text(death["queue"]) if death.get("queue") else None,
+        since=min(times) if times else None,
     )
 
 
@@ -129,15 +155,22 @@ async def look(channel: AbstractChannel, queue_name: str) -> list[DeadLetter]:
         await put_back(taken)
 
 
-async def replay(bus: Bus, channel: AbstractChannel, queue_name: str, chosen) -> list[DeadLetter]:
-    """Republish the dead letters ``chosen(letter)`` picks; each is removed only once the broker
-    confirmed its copy."""
+async def replay(
+    bus: Bus, channel: AbstractChannel, queue_name: str, chosen, *, max_age: timedelta
+) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    """Republish the dead letters ``chosen(letter)`` picks, unless older than ``max_age`` (the inbox
+    retention); each is removed only once the broker confirmed its copy. → (replayed, refused as too old)."""
     taken = await take_all(channel, queue_name)
-    replayed = []
+    replayed, refused = [], []
+    now = datetime.now(timezone.utc)
     try:
         for message in taken:
             letter = describe(message)
             if not chosen(letter):
+                continue
+            if letter.too_old(max_age, now):
+                refused.append(letter)
+                log.warning("dead_letter.too_old", message_id=letter.message_id, since=letter.since.isoformat())
                 continue
             await bus.publish(
                 letter.routing_key, message.body, message_id=letter.message_id,
@@ -150,7 +183,7 @@ async def replay(bus: Bus, channel: AbstractChannel, queue_name: str, chosen) ->
             log.info("dead_letter.replayed", message_id=letter.message_id, queue=letter.queue or letter.routing_key)
     finally:
         await put_back(taken)
-    return replayed
+    return replayed, refused
 
 
 # --- the admin API of a service with a consumer (the gateway asks every such service) ----------------
@@ -182,15 +215,22 @@ async def list_dead_letters(request: web.Request) -> web.Response:
 
 @routes.post("/admin/api/dead-letters/{id}/replay")
 async def replay_dead_letter(request: web.Request) -> web.Response:
-    """Another site's dead letter, or one not there (any more): 404."""
+    """Another site's dead letter, or one not there (any more): 404. One older than the inbox
+    retention: 409 ``dead_letter_too_old``, and it stays."""
     admin = admin_site_of(request)
     site_id = str(admin.site_id)
     message_id = request.match_info["id"]
     settings = request.app[SETTINGS]
+    max_age = timedelta(days=settings.inbox_retention_days)
     async with _dead_letter_queue(request) as (channel, queue_name):
-        replayed = await replay(
-            request.app[BUS], channel, queue_name, lambda d: d.message_id == message_id and d.site_id == site_id
+        replayed, refused = await replay(
+            request.app[BUS], channel, queue_name, lambda d: d.message_id == message_id and d.site_id == site_id,
+            max_age=max_age,
         )
+    if refused and not replayed:
+        letter = refused[0]
+        raise DeadLetterTooOld(too_old_message(letter, max_age), details={
+            "since": letter.since.isoformat(), "retention_days": settings.inbox_retention_days})
     if not replayed:
         raise NotFound("No such dead letter.")
     async with request.app[POOL].acquire() as conn:
@@ -213,6 +253,16 @@ def _site_id(value) -> str | None:
         return str(UUID(value)) if isinstance(value, str) else None
     except ValueError:
         return None
+
+
+def _time(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _text(value) -> str:

@@ -36,10 +36,16 @@ class ServiceSettings(BaseSettings):
     # The consumer applies what arrives while this many batches are in progress together: at most
     # consumer_batch messages per transaction (shared/consumer.py). Measured on 2 idle cores (make bench
     # QUICK=1): 4 x 50 made the welcome pipeline 13-15 registrations/s, 8 or 16 x 50 7-11/s (batches of
-    # many messages wait on each other's row locks); 32 x 1 (every handler of one message in one
-    # transaction, 32 messages at once) 78-88/s. Raise consumer_batch only with a benchmark in hand.
+    # many messages waited on each other's lock of the site's row, since fixed: docs/performance.md,
+    # "Welcome pipeline, third pass"); 32 x 1 (every handler of one message in one transaction, 32
+    # messages at once) 78-88/s. Raise consumer_batch only with a benchmark in hand.
     consumer_concurrency: int = 32
     consumer_batch: int = 1
+    # Inbox retention (shared/inbox.py): a dead letter older than this is not replayed, and inbox rows
+    # go a day after it; the prune runs this often in each consuming service, this many rows a transaction.
+    inbox_retention_days: float = Field(30.0, gt=0)
+    inbox_prune_interval_seconds: float = Field(3600.0, gt=0)
+    inbox_prune_batch: int = Field(5000, gt=0)
     migrate_on_start: bool = True
     log_format: Literal["json", "console"] = "json"
     log_level: str = "info"
@@ -81,6 +87,10 @@ class ServiceSettings(BaseSettings):
     @property
     def queue_name(self) -> str:
         return f"{self.bus_prefix}{self.service}.events"
+
+    @property
+    def unrouted_queue_name(self) -> str:
+        return f"{self.bus_prefix}cc.unrouted"
 
     @property
     def dead_letter_queue_name(self) -> str:

@@ -25,10 +25,23 @@ from aiosmtpd.controller import Controller
 from services.cli import migrate_all, seed_demo
 from services.ops.staff import create_staff
 from services.system import SERVICES, System
+from shared.sealing import LinkKeys, link_context, new_key_entry
 
 BASE_DATABASE_URL = os.environ.get("CC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/customer_center")
 AMQP_URL = os.environ.get("CC_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_KEY = "cc_test_admin_key_" + uuid.uuid4().hex
+LINK_KEYS = new_key_entry("test")  # the run's CC_LINK_KEYS: auth seals links in events with it, notify opens them
+LINKS = LinkKeys.parse(LINK_KEYS)
+
+
+def seal_link(event_type, login_id, url: str) -> str:
+    """A link sealed as auth seals it for an event of ``event_type`` about ``login_id``."""
+    return LINKS.seal(url, context=link_context(event_type.routing_key, login_id))
+
+
+def open_link(event_type, payload: dict, field: str) -> str:
+    """The link an event (its payload, as recorded off the bus) carries sealed, opened as notify does."""
+    return LINKS.open(payload[field], context=link_context(event_type.routing_key, payload["login_id"]))
 WELCOME_SUBJECT = "set your password"  # in every site's default welcome subject
 
 
@@ -81,6 +94,9 @@ async def bus_prefix(run_id):
         for service in SERVICES:
             for queue in (f"{prefix}{service}.events", f"{prefix}{service}.events.dead"):
                 await channel.queue_delete(queue)
+        # notify's webhooks queue and the sink it declares (services/notify/webhooks/bindings.py)
+        for queue in (f"{prefix}notify.webhooks", f"{prefix}cc.unrouted"):
+            await channel.queue_delete(queue)
         await channel.queue_delete(f"{prefix}recorded")
         for exchange in (f"{prefix}cc.events", f"{prefix}cc.dead"):
             await channel.exchange_delete(exchange)
@@ -180,6 +196,10 @@ def system(database_url, bus_prefix, smtp, log_dir, recorded_events):
         "CC_LOG_FORMAT": "json",
         "CC_DELIVERY_BACKOFF_SECONDS": "0.2",
         "CC_OUTBOX_POLL_SECONDS": "0.5",
+        "CC_LINK_KEYS": LINK_KEYS,
+        # Every consuming service prunes its inbox this often (rows older than 31 days: only the
+        # retention test's; tests/e2e/ops/test_inbox_retention.py).
+        "CC_INBOX_PRUNE_INTERVAL_SECONDS": "2",
     }
     system = System(env=env, ports=ports, log_dir=log_dir)
     system.start_all()

@@ -42,7 +42,9 @@ def main(argv: list[str]) -> int:
     if not argv:
         from services.auth.app import create_app
         from shared.app import run
+        from shared.sealing import require_link_keys
 
+        require_link_keys(settings)  # auth seals every set-password and reset link it publishes
         configure_logging(settings)
         run(create_app(settings), settings)
         return 0

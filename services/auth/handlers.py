@@ -44,8 +44,9 @@ def make_handlers(settings):
         else:
             raise RuntimeError("no free username")
         expires_at = datetime.now(timezone.utc) + timedelta(hours=settings.set_password_ttl_hours)
-        set_password_url = await issue_password_link(
-            conn, settings, login_id=login_id, purpose="set_password", expires_at=expires_at
+        set_password_link = await issue_password_link(
+            conn, settings, login_id=login_id, purpose="set_password", expires_at=expires_at,
+            routing_key=CredentialsIssued.routing_key,
         )
         await uow.publish(
             CredentialsIssued(
@@ -59,7 +60,7 @@ def make_handlers(settings):
                 email=event.email,
                 first_name=event.first_name,
                 username=username,
-                set_password_url=set_password_url,
+                set_password_link=set_password_link,
                 expires_at=expires_at,
             )
         )

@@ -1,4 +1,5 @@
-"""Single-use set-password and reset links: a fresh token, stored only as its hash."""
+"""Single-use set-password and reset links: a fresh token, stored only as its hash, and the link that
+carries it sealed for the event that asks notify to email it (shared/sealing.py)."""
 
 import uuid
 from datetime import datetime
@@ -9,16 +10,19 @@ import asyncpg
 
 from services.auth import repository as repo
 from services.auth.domain import hash_token, new_token
+from shared.sealing import link_context, link_keys_of
 
 
 async def issue_password_link(
-    conn: asyncpg.Connection, settings, *, login_id: UUID, purpose: str, expires_at: datetime
+    conn: asyncpg.Connection, settings, *, login_id: UUID, purpose: str, expires_at: datetime, routing_key: str
 ) -> str:
-    """Store a new token's hash for the login and return the link that carries the token (the only
-    place the token itself exists: it goes into the event for the email, never into a table)."""
+    """Store a new token's hash for the login and return the link that carries the token, sealed for
+    an event of ``routing_key`` about this login. The plain token exists only here and, once notify
+    opens the link to render it, in the email: never in a table, an event or a log."""
     token = new_token()
     await repo.insert_password_token(
         conn, token_id=uuid.uuid4(), login_id=login_id, token_hash=hash_token(token), purpose=purpose,
         expires_at=expires_at,
     )
-    return f"{settings.public_url.rstrip('/')}/password/set?{urlencode({'token': token})}"
+    link = f"{settings.public_url.rstrip('/')}/password/set?{urlencode({'token': token})}"
+    return link_keys_of(settings).seal(link, context=link_context(routing_key, login_id))

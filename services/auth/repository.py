@@ -7,8 +7,12 @@ import asyncpg
 
 
 async def upsert_site(conn: asyncpg.Connection, *, site_id: UUID, slug: str, name: str) -> None:
+    # Every grant names its site: when the row already says so, neither written nor locked (ON
+    # CONFLICT DO UPDATE would lock it, and every registration's handler transaction would wait for
+    # the previous one's commit on that one row).
     await conn.execute(
-        "INSERT INTO sites (id, slug, name) VALUES ($1, $2, $3)"
+        "INSERT INTO sites (id, slug, name) SELECT $1::uuid, $2::text, $3::text"
+        " WHERE NOT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND slug = $2 AND name = $3)"
         " ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name",
         site_id,
         slug,

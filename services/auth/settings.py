@@ -1,9 +1,14 @@
+from pydantic import SecretStr
+
 from shared.settings import ServiceSettings, port_field
 
 
 class AuthSettings(ServiceSettings):
     service: str = "auth"
     port: int = port_field(8081, "auth")
+    # CC_LINK_KEYS: the keys that seal the set-password and reset links in events (shared/sealing.py);
+    # the same value in auth and notify; the service refuses to start without it.
+    link_keys: SecretStr | None = None
     # A set-password link from a welcome email (or an admin's resend) stays valid this long.
     set_password_ttl_hours: int = 72
     # A forgotten-password link stays valid this long; at most this many are sent per login per hour.

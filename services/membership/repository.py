@@ -320,19 +320,38 @@ async def insert_contact(
     fields: dict[str, Any] | None = None,
 ) -> bool:
     """False when the email is already registered on the site."""
-    row = await conn.fetchval(
-        "INSERT INTO contacts (id, site_id, email, first_name, last_name, tags, fields)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)"
-        " ON CONFLICT (site_id, lower(email)) DO NOTHING RETURNING 1",
-        contact_id,
-        site_id,
-        email,
-        first_name,
-        last_name,
-        tags or [],
-        json.dumps({k: v for k, v in (fields or {}).items() if v is not None}),
+    return await insert_contact_returning(
+        conn, contact_id=contact_id, site_id=site_id, email=email, first_name=first_name, last_name=last_name,
+        tags=tags, fields=fields,
+    ) is not None
+
+
+async def insert_contact_returning(
+    conn: asyncpg.Connection,
+    *,
+    contact_id: UUID,
+    site_id: UUID,
+    email: str,
+    first_name: str,
+    last_name: str,
+    tags: list[str] | None = None,
+    fields: dict[str, Any] | None = None,
+) -> dict | None:
+    """The new contact as ``contact`` reads it; None when the email is already registered on the site."""
+    return _contact(
+        await conn.fetchrow(
+            "INSERT INTO contacts (id, site_id, email, first_name, last_name, tags, fields)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)"
+            f" ON CONFLICT (site_id, lower(email)) DO NOTHING RETURNING {CONTACT_COLUMNS}",
+            contact_id,
+            site_id,
+            email,
+            first_name,
+            last_name,
+            tags or [],
+            json.dumps({k: v for k, v in (fields or {}).items() if v is not None}),
+        )
     )
-    return row is not None
 
 
 async def contact_by_email(conn: asyncpg.Connection, site_id: UUID, email: str) -> dict | None:

@@ -22,9 +22,29 @@ from services.notify.templates import (
 from shared.db import UnitOfWork
 from shared.events.notify import EmailHeld
 from shared.logging import get_logger
+from shared.sealing import SealedField, Unopenable
 
 log = get_logger("notify.email")
 MESSAGE_NAMESPACE = uuid.UUID("0c7b5c8a-7f1e-4a53-9a55-6e6f74696679")
+
+
+class SealedLinkUnopenable(Exception):
+    """A sealed merge field notify cannot open: the message is held with this as its reason."""
+
+
+def opened(fields: dict[str, object]) -> dict[str, object]:
+    """The merge fields with every sealed one opened: called right before rendering, so a plain link
+    exists only in the rendered message (which is dropped once delivered)."""
+    if not any(isinstance(v, SealedField) for v in fields.values()):
+        return fields
+    out = dict(fields)
+    for name, value in fields.items():
+        if isinstance(value, SealedField):
+            try:
+                out[name] = value.open()
+            except Unopenable as exc:
+                raise SealedLinkUnopenable(f"the sealed {value.name} could not be opened: {exc}") from None
+    return out
 
 
 def message_id_for(event_id: UUID, template: str) -> UUID:
@@ -84,9 +104,15 @@ def _part(boundary: str, subtype: str, body: str) -> bytes:
 
 async def template_for(conn: asyncpg.Connection, site_id: UUID | None, name: str) -> Template | None:
     """The site's own version of a template when it has one, else the default (None: no such template)."""
-    default = DEFAULTS.get(name)
     row = await repo.site_template(conn, site_id, name) if site_id is not None else None
-    if row is None:
+    return template_of(name, row)
+
+
+def template_of(name: str, row) -> Template | None:
+    """The template from the site's own row (``subject``, ``text_body``, ``html_body``; None or a row
+    without a subject: the site has none), else the default."""
+    default = DEFAULTS.get(name)
+    if row is None or row["subject"] is None:
         return default
     return Template.written(
         name=name,
@@ -102,6 +128,10 @@ async def template_for(conn: asyncpg.Connection, site_id: UUID | None, name: str
 async def sender_for(conn: asyncpg.Connection, settings, site_id: UUID | None) -> tuple[str, str | None]:
     """(From, Reply-To): the site's own when its admin set them, else the service's From."""
     row = await repo.email_settings(conn, site_id) if site_id is not None else None
+    return sender_of(settings, row)
+
+
+def sender_of(settings, row) -> tuple[str, str | None]:
     if row is None:
         return settings.mail_from, None
     return row["mail_from"] or settings.mail_from, row["reply_to"]
@@ -119,8 +149,11 @@ async def queue_email(
     key: UUID | None = None,
     enrolment_id: UUID | None = None,
     step: int | None = None,
+    context=None,
 ) -> UUID:
-    """Queue (or hold) one email; ``key`` (default: the causing event's id) makes it idempotent."""
+    """Queue (or hold) one email; ``key`` (default: the causing event's id) makes it idempotent.
+    ``context``: the row of ``repo.email_context`` when the caller read it (the site's template and
+    sender then need no query of their own)."""
     key = key or uow.causation_id
     message_id = message_id_for(key, template_name)
     common = dict(
@@ -134,7 +167,10 @@ async def queue_email(
         step=step,
     )
     try:
-        template = await template_for(uow.conn, site_id, template_name)
+        if context is not None:
+            template = template_of(template_name, context if context["has_template"] else None)
+        else:
+            template = await template_for(uow.conn, site_id, template_name)
     except (InvalidTemplate, UndeclaredMergeField) as exc:  # a site's template this version cannot use
         template, unusable = None, f"the site's template cannot be used: {exc}"
     else:
@@ -144,9 +180,9 @@ async def queue_email(
             raise LookupError(unusable)
         if not to or "@" not in to:
             raise MissingMergeFields(["recipient address"])
-        rendered = template.render(fields)
-    except Exception as exc:  # a missing field, no usable template, or a site's template that fails
-        if isinstance(exc, (MissingMergeFields, LookupError)):
+        rendered = template.render(opened(fields))
+    except Exception as exc:  # a missing field, no usable template, a sealed link that does not open, or a site's template that fails
+        if isinstance(exc, (MissingMergeFields, LookupError, SealedLinkUnopenable)):
             reason = str(exc)
         else:
             reason = f"the template failed to render: {type(exc).__name__}"
@@ -157,11 +193,15 @@ async def queue_email(
             )
             EMAILS_HELD.labels(
                 reason="missing_field" if isinstance(exc, MissingMergeFields)
-                else "no_template" if isinstance(exc, LookupError) else "render_failed"
+                else "no_template" if isinstance(exc, LookupError)
+                else "sealed_link" if isinstance(exc, SealedLinkUnopenable) else "render_failed"
             ).inc()
             log.warning("email.held", message_id=str(message_id), template=template_name, reason=reason)
         return message_id
-    sender, reply_to = await sender_for(uow.conn, settings, site_id)
+    if context is not None:
+        sender, reply_to = sender_of(settings, context if context["has_settings"] else None)
+    else:
+        sender, reply_to = await sender_for(uow.conn, settings, site_id)
     mime = build_mime(
         message_id=message_id,
         sender=sender,
@@ -190,15 +230,17 @@ async def queue_for_contact(
 ) -> UUID:
     """An email to a contact: what notify stored about them and their site, then the event's own fields
     (which win: a blank in the event is held, never papered over)."""
-    known = await repo.contact(uow.conn, contact_id, site_id)
-    values: dict[str, object] = {
-        "site_name": await (sites.name(uow.conn, site_id) if sites is not None else repo.site_name(uow.conn, site_id)),
-        "center_url": settings.public_url.rstrip("/") + "/center",
-    }
-    if known is not None:
-        values.update(first_name=known["first_name"], last_name=known["last_name"], email=known["email"])
+    context = await repo.email_context(uow.conn, contact_id, site_id, template_name)  # one round trip
+    site_name = context["site_name"]
+    if site_name is None and sites is not None:  # no event named the site yet: membership is asked
+        site_name = await sites.name(uow.conn, site_id)
+    values: dict[str, object] = {"site_name": site_name, "center_url": settings.public_url.rstrip("/") + "/center"}
+    known = context["email"] is not None
+    if known:
+        values.update(first_name=context["first_name"], last_name=context["last_name"], email=context["email"])
     values.update(fields or {})
-    address = to if to is not None else (known["email"] if known is not None else None)
+    address = to if to is not None else (context["email"] if known else None)
     return await queue_email(
-        uow, settings, template_name=template_name, to=address, site_id=site_id, contact_id=contact_id, fields=values, **kw
+        uow, settings, template_name=template_name, to=address, site_id=site_id, contact_id=contact_id, fields=values,
+        context=context, **kw
     )

@@ -13,7 +13,14 @@ from services.notify.webhooks.body import webhook_body
 from shared.consumer import AllEvents
 from shared.db import UnitOfWork
 from shared.events import Envelope
-from shared.events.auth import CredentialsIssued, PasswordChanged, PasswordResetRequested, UsernameChanged
+from shared.events.auth import (
+    CredentialsIssued,
+    CredentialsIssuedV1,
+    PasswordChanged,
+    PasswordResetRequested,
+    PasswordResetRequestedV1,
+    UsernameChanged,
+)
 from shared.events.billing import (
     CardExpiryApproached,
     OrderCompleted,
@@ -23,6 +30,7 @@ from shared.events.billing import (
 )
 from shared.events.membership import ContactCreated, Granted
 from shared.logging import get_logger
+from shared.sealing import LinkKeyError, SealedField, link_context, link_keys_of
 
 log = get_logger("notify.handlers")
 DELIVERY_NAMESPACE = uuid.UUID("5e1d0b6e-3c1f-4f7a-9b1e-77656268306b")
@@ -34,6 +42,19 @@ def delivery_id_for(endpoint_id: UUID, event_id: UUID) -> UUID:
 
 def make_handlers(settings, sites: SiteNames | None = None):
     public = settings.public_url.rstrip("/")
+    try:
+        keys = link_keys_of(settings)
+    except LinkKeyError:  # __main__ refuses to start without them; an app built for a test may lack them
+        keys = None
+
+    def link(event, name: str, value: str, plain_in_v1: bool):
+        """The event's link as a merge field: sealed (opened only when the email is rendered), or, in a
+        version 1 event left in a queue by the auth this one replaced, the plain link it carried."""
+        if plain_in_v1:
+            log.warning("email.plaintext_link_event", event_type=event.routing_key, version=event.version,
+                        login_id=str(event.login_id))
+            return value
+        return SealedField(name, value, link_context(event.routing_key, event.login_id), keys)
 
     def email(uow: UnitOfWork, template: str, event, *, to: str | None = None, **fields):
         return queue_for_contact(
@@ -48,15 +69,15 @@ def make_handlers(settings, sites: SiteNames | None = None):
         )
 
     async def remember_contact(event: ContactCreated, uow: UnitOfWork) -> None:
-        await repo.upsert_contact(
+        await repo.remember_contact_and_site(
             uow.conn,
             contact_id=event.contact_id,
             site_id=event.site_id,
             email=event.email,
             first_name=event.first_name,
             last_name=event.last_name,
+            site_slug=event.site_slug,
         )
-        await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug)
 
     async def enrol_in_registration_sequences(event: ContactCreated, uow: UnitOfWork) -> None:
         if not event.start_sequences:
@@ -76,17 +97,19 @@ def make_handlers(settings, sites: SiteNames | None = None):
             log.warning("sequences.unknown_on_registration", contact_id=str(event.contact_id), sequences=unknown)
 
     async def remember_granted_contact(event: Granted, uow: UnitOfWork) -> None:
-        await repo.upsert_contact(
+        await repo.remember_contact_and_site(
             uow.conn,
             contact_id=event.contact_id,
             site_id=event.site_id,
             email=event.email,
             first_name=event.first_name,
             last_name=event.last_name,
+            site_slug=event.site_slug,
+            site_name=event.site_name,
         )
-        await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
 
-    async def send_welcome_on_credentials_issued(event: CredentialsIssued, uow: UnitOfWork) -> None:
+    async def send_welcome_on_credentials_issued(event: CredentialsIssued | CredentialsIssuedV1, uow: UnitOfWork) -> None:
+        legacy = isinstance(event, CredentialsIssuedV1)
         await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
         await email(
             uow,
@@ -97,11 +120,14 @@ def make_handlers(settings, sites: SiteNames | None = None):
             site_name=event.site_name,
             level_name=event.level_name,
             username=event.username,
-            set_password_url=event.set_password_url,
+            set_password_url=link(
+                event, "set_password_url", event.set_password_url if legacy else event.set_password_link, legacy
+            ),
             expires_at=format_time(event.expires_at),
         )
 
-    async def send_password_reset(event: PasswordResetRequested, uow: UnitOfWork) -> None:
+    async def send_password_reset(event: PasswordResetRequested | PasswordResetRequestedV1, uow: UnitOfWork) -> None:
+        legacy = isinstance(event, PasswordResetRequestedV1)
         await repo.remember_site(uow.conn, site_id=event.site_id, name=event.site_name)
         await email(
             uow,
@@ -111,7 +137,7 @@ def make_handlers(settings, sites: SiteNames | None = None):
             first_name=event.first_name,
             site_name=event.site_name,
             username=event.username,
-            reset_url=event.reset_url,
+            reset_url=link(event, "reset_url", event.reset_url if legacy else event.reset_link, legacy),
             expires_at=format_time(event.expires_at),
         )
 
@@ -196,26 +222,10 @@ def make_handlers(settings, sites: SiteNames | None = None):
             update_card_url=f"{public}/center#cards",
         )
 
-    async def forward_to_webhooks(envelope: Envelope, uow: UnitOfWork) -> None:
-        """Every event of a site goes to that site's endpoints subscribed to its type."""
-        try:
-            site_id = UUID(str(envelope.payload.get("site_id")))
-        except ValueError:
-            return  # not about a site: no endpoint can want it
-        queued = await repo.queue_deliveries(
-            uow.conn,
-            site_id=site_id,
-            event_id=envelope.id,
-            event_type=envelope.type,
-            body=webhook_body(envelope),
-            id_of=delivery_id_for,
-        )
-        if queued:
-            log.info("webhooks.queued", event_id=str(envelope.id), endpoints=queued)
-
     return {
         ContactCreated: [remember_contact, enrol_in_registration_sequences],
         Granted: [remember_granted_contact],
+        # Subscribed by routing key: the handler also gets a version 1 event still in a queue.
         CredentialsIssued: [send_welcome_on_credentials_issued],
         PasswordResetRequested: [send_password_reset],
         UsernameChanged: [tell_username_changed],
@@ -225,5 +235,29 @@ def make_handlers(settings, sites: SiteNames | None = None):
         SubscriptionCancelled: [tell_subscription_cancelled],
         OrderCompleted: [tell_payment_plan_completed],
         CardExpiryApproached: [warn_card_expiring],
-        AllEvents: [forward_to_webhooks],
     }
+
+
+async def forward_to_webhooks(envelope: Envelope, uow: UnitOfWork) -> None:
+    """Every event of a site goes to that site's endpoints subscribed to its type."""
+    try:
+        site_id = UUID(str(envelope.payload.get("site_id")))
+    except ValueError:
+        return  # not about a site: no endpoint can want it
+    queued = await repo.queue_deliveries(
+        uow.conn,
+        site_id=site_id,
+        event_id=envelope.id,
+        event_type=envelope.type,
+        body=webhook_body(envelope),
+        id_of=delivery_id_for,
+    )
+    if queued:
+        log.info("webhooks.queued", event_id=str(envelope.id), endpoints=queued)
+
+
+def webhook_handlers():
+    """The webhooks consumer's map (its own queue, bound to the types endpoints want:
+    ``services/notify/webhooks/bindings.py``). The inbox knows the handler by the same name as when it
+    shared notify's queue, so an event applied before an upgrade is not queued twice."""
+    return {AllEvents: [forward_to_webhooks]}

@@ -1,11 +1,16 @@
 from typing import Literal
 
+from pydantic import SecretStr
+
 from shared.settings import ServiceSettings, port_field
 
 
 class NotifySettings(ServiceSettings):
     service: str = "notify"
     port: int = port_field(8084, "notify")
+    # CC_LINK_KEYS: the keys that seal the set-password and reset links in events (shared/sealing.py);
+    # the same value in auth and notify; the service refuses to start without it.
+    link_keys: SecretStr | None = None
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     # none: plain SMTP (a local sink); starttls: upgrade when offered; tls: implicit TLS (port 465).

@@ -3,15 +3,16 @@ under the same lock as the services' admin API, so an admin looking at the same 
 queue whole). Site admins see their own site's through the gateway (``/admin/api/dead-letters``)."""
 
 import contextlib
+from datetime import timedelta
 
 import aio_pika
 import asyncpg
 
 from shared import dead_letters
 from shared.bus import Bus
-from shared.dead_letters import DeadLetter, NoSuchQueue, TooManyDeadLetters
+from shared.dead_letters import DeadLetter, NoSuchQueue, TooManyDeadLetters, too_old_message
 
-__all__ = ["DeadLetter", "NoSuchQueue", "TooManyDeadLetters", "list_dead_letters", "replay"]
+__all__ = ["DeadLetter", "NoSuchQueue", "TooManyDeadLetters", "list_dead_letters", "replay", "too_old_message"]
 
 
 @contextlib.asynccontextmanager
@@ -34,15 +35,17 @@ async def list_dead_letters(settings, service: str, limit: int = 100) -> list[De
             await connection.close()
 
 
-async def replay(settings, service: str, message_ids: set[str] | None) -> list[DeadLetter]:
-    """Republish the dead letters whose ids are given (all of them when ``message_ids`` is None)."""
+async def replay(settings, service: str, message_ids: set[str] | None) -> tuple[list[DeadLetter], list[DeadLetter]]:
+    """Republish the dead letters whose ids are given (all of them when ``message_ids`` is None), except
+    those older than ``CC_INBOX_RETENTION_DAYS`` → (replayed, refused as too old)."""
     async with _locked(settings, service) as queue_name:
         bus = Bus(settings)
         await bus.connect()
         try:
             channel = await bus.connection.channel()
             return await dead_letters.replay(
-                bus, channel, queue_name, lambda d: message_ids is None or d.message_id in message_ids
+                bus, channel, queue_name, lambda d: message_ids is None or d.message_id in message_ids,
+                max_age=timedelta(days=settings.inbox_retention_days),
             )
         finally:
             await bus.close()

@@ -12,7 +12,31 @@ class CredentialsIssued(Event):
     String fields are not constrained here on purpose: notify's strict rendering is the last line
     of defence and must be able to *hold* a message with a blank field rather than lose it. Also
     published by an admin's "resend credentials" (``resent=True``): a fresh link, the old ones dead.
+
+    ``set_password_link`` is the link sealed (``shared/sealing.py``, associated data
+    ``link_context(routing_key, login_id)``): only notify opens it, when it renders the email.
     """
+
+    routing_key = "auth.credentials.issued"
+    version = 2
+    login_id: UUID
+    contact_id: UUID
+    site_id: UUID
+    site_slug: str
+    site_name: str
+    program_name: str
+    level_name: str
+    email: str
+    first_name: str
+    username: str
+    set_password_link: str
+    expires_at: datetime
+    resent: bool = False
+
+
+class CredentialsIssuedV1(Event):
+    """Version 1 carried the link in plain text. Auth no longer publishes it; notify still reads one
+    left in a queue or a dead-letter queue by the auth it replaced (docs/events.md, "Upgrading to v2")."""
 
     routing_key = "auth.credentials.issued"
     version = 1
@@ -32,6 +56,24 @@ class CredentialsIssued(Event):
 
 
 class PasswordResetRequested(Event):
+    """``reset_link`` is sealed as ``CredentialsIssued.set_password_link`` is."""
+
+    routing_key = "auth.password_reset.requested"
+    version = 2
+    login_id: UUID
+    contact_id: UUID
+    site_id: UUID
+    site_name: str
+    email: str
+    first_name: str
+    username: str
+    reset_link: str
+    expires_at: datetime
+
+
+class PasswordResetRequestedV1(Event):
+    """Version 1, with the link in plain text: read by notify during an upgrade, never published."""
+
     routing_key = "auth.password_reset.requested"
     version = 1
     login_id: UUID

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from services.cli import migrate_all, seed_demo
 from services.system import SERVICES
+from shared.sealing import new_key_entry
 from tests.chaos.zygote import ForkingSystem
 
 PG_BIN = Path(os.environ.get("CC_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -266,6 +267,7 @@ class ChaosSystem:
             "CC_SMTP_HOST": "127.0.0.1",
             "CC_SMTP_PORT": str(self.smtp_port),
             "CC_LOG_FORMAT": "json",
+            "CC_LINK_KEYS": new_key_entry("run"),
             "CC_DELIVERY_BACKOFF_SECONDS": "0.2",
             "CC_OUTBOX_POLL_SECONDS": "0.5",
             "CC_BILLING_RUN_INTERVAL_SECONDS": "0",

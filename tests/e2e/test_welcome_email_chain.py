@@ -15,7 +15,7 @@ import pytest
 
 from shared.events import Envelope
 from shared.events.auth import CredentialsIssued
-from tests.conftest import eventually
+from tests.conftest import eventually, seal_link
 from tests.e2e.helpers import welcome_fields
 from tests.factories import registration, unique_email
 
@@ -97,8 +97,9 @@ async def publish_credentials_issued(amqp, bus_prefix: str, envelope: Envelope) 
 
 
 def credentials_issued(email: str, username: str) -> Envelope:
+    login_id = uuid.uuid4()
     event = CredentialsIssued(
-        login_id=uuid.uuid4(),
+        login_id=login_id,
         contact_id=uuid.uuid4(),
         site_id=uuid.uuid4(),
         site_slug="demo",
@@ -108,7 +109,7 @@ def credentials_issued(email: str, username: str) -> Envelope:
         email=email,
         first_name="Bo",
         username=username,
-        set_password_url="http://127.0.0.1:8080/password/set?token=test-token-not-secret",
+        set_password_link=seal_link(CredentialsIssued, login_id, "http://127.0.0.1:8080/password/set?token=test-token-not-secret"),
         expires_at=datetime.now(timezone.utc) + timedelta(days=3),
     )
     return Envelope.wrap(event, producer="test", correlation_id="test-" + uuid.uuid4().hex)

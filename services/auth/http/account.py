@@ -95,8 +95,9 @@ async def forgot_password(request: web.Request) -> web.Response:
         else:
             expires_at = now + timedelta(minutes=settings.reset_ttl_minutes)
             await repo.revoke_open_tokens(uow.conn, login["id"], now, purpose="reset")
-            reset_url = await issue_password_link(
-                uow.conn, settings, login_id=login["id"], purpose="reset", expires_at=expires_at
+            reset_link = await issue_password_link(
+                uow.conn, settings, login_id=login["id"], purpose="reset", expires_at=expires_at,
+                routing_key=PasswordResetRequested.routing_key,
             )
             await uow.publish(
                 PasswordResetRequested(
@@ -107,7 +108,7 @@ async def forgot_password(request: web.Request) -> web.Response:
                     email=login["email"],
                     first_name=login["first_name"],
                     username=login["username"],
-                    reset_url=reset_url,
+                    reset_link=reset_link,
                     expires_at=expires_at,
                 )
             )

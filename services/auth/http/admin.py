@@ -37,8 +37,9 @@ async def resend_credentials(request: web.Request) -> web.Response:
             raise NotFound("This contact has no login on the site.")
         await repo.revoke_open_tokens(uow.conn, login["id"], now)
         expires_at = now + timedelta(hours=settings.set_password_ttl_hours)
-        set_password_url = await issue_password_link(
-            uow.conn, settings, login_id=login["id"], purpose="set_password", expires_at=expires_at
+        set_password_link = await issue_password_link(
+            uow.conn, settings, login_id=login["id"], purpose="set_password", expires_at=expires_at,
+            routing_key=CredentialsIssued.routing_key,
         )
         await uow.publish(
             CredentialsIssued(
@@ -52,7 +53,7 @@ async def resend_credentials(request: web.Request) -> web.Response:
                 email=login["email"],
                 first_name=login["first_name"],
                 username=login["username"],
-                set_password_url=set_password_url,
+                set_password_link=set_password_link,
                 expires_at=expires_at,
                 resent=True,
             )

@@ -214,8 +214,10 @@ OPERATIONS_API = [
           "Operations", {200: m.DeadLetterList},
           description="Every service with a consumer is asked; one that is down is named in `unavailable`."),
     admin("POST", "/admin/api/dead-letters/{id}/replay", "Deliver a dead letter again to the service(s) it died in",
-          "Operations", {200: m.Replayed},
-          description="Each service applies it once (its inbox absorbs a copy it already applied)."),
+          "Operations", {200: m.Replayed, 409: E},
+          description="Each service applies it once (its inbox absorbs a copy it already applied). One older than "
+                      "the inbox retention (`CC_INBOX_RETENTION_DAYS`, 30 days; its event occurred or was first "
+                      "parked before) is refused, 409 `dead_letter_too_old`, and stays in the queue."),
 ]
 
 AUDIT = [

@@ -32,7 +32,7 @@ async def register(request: web.Request) -> web.Response:
         if site is None:
             raise SiteNotFound()
         level_id = check_can_register(site)
-        if not await repo.insert_contact(
+        contact = await repo.insert_contact_returning(
             uow.conn,
             contact_id=contact_id,
             site_id=site.id,
@@ -40,9 +40,9 @@ async def register(request: web.Request) -> web.Response:
             first_name=body.first_name,
             last_name=body.last_name,
             tags=list(site.registration_tags),
-        ):
+        )
+        if contact is None:
             raise EmailTaken()
-        contact = await repo.contact(uow.conn, site.id, contact_id)
         level = await repo.level(uow.conn, level_id)
         await uow.publish(
             ContactCreated(

@@ -7,6 +7,8 @@ from aiohttp import web
 from services.notify import repository as repo
 from services.notify.http.common import iso, next_cursor, page, path_id
 from services.notify.schemas import WebhookBody, WebhookPatch
+from services.notify.webhooks import bindings
+from services.notify.webhooks.bindings import BINDINGS
 from services.notify.webhooks.signing import new_secret
 from shared import audit
 from shared.app import POOL
@@ -30,6 +32,10 @@ def _endpoint(row, secret: str | None = None) -> dict:
     return view
 
 
+def _wanted_by(row) -> set[str]:
+    return set(row["event_types"]) if row["active"] else set()
+
+
 async def _owned(conn, request: web.Request):
     row = await repo.endpoint(conn, admin_site_of(request).site_id, path_id(request, "id"))
     if row is None:
@@ -43,6 +49,8 @@ async def create_endpoint(request: web.Request) -> web.Response:
     body = await read_body(request, WebhookBody)
     secret = new_secret()
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        # Bound before the commit: every event published once the endpoint exists reaches its queue.
+        await request.app[BINDINGS].bind_before_commit(conn, body.event_types)
         row = await repo.create_endpoint(
             conn, endpoint_id=uuid.uuid4(), site_id=admin.site_id, url=body.url, event_types=body.event_types, secret=secret
         )
@@ -67,7 +75,12 @@ async def get_endpoint(request: web.Request) -> web.Response:
 async def update_endpoint(request: web.Request) -> web.Response:
     body = await read_body(request, WebhookPatch)
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        await bindings.lock(conn)  # first: the endpoint as no other change of bindings can alter it now
         before = await _owned(conn, request)
+        active = before["active"] if body.active is None else body.active
+        types = list(before["event_types"]) if body.event_types is None else body.event_types
+        # Bound before the commit: every event published once the change is visible reaches its queue.
+        await request.app[BINDINGS].bind_before_commit(conn, types if active else [])
         row = await repo.update_endpoint(
             conn,
             admin_site_of(request).site_id,
@@ -80,6 +93,8 @@ async def update_endpoint(request: web.Request) -> web.Response:
             raise NotFound()
         await audit.record(conn, admin_site_of(request), "webhook.updated", "webhook", row["id"],
                            before=_endpoint(before), after=_endpoint(row))
+    if before["active"]:
+        await request.app[BINDINGS].unbind_unwanted(set(before["event_types"]) - _wanted_by(row))
     return web.json_response(_endpoint(row))
 
 
@@ -90,6 +105,7 @@ async def delete_endpoint(request: web.Request) -> web.Response:
         if not await repo.delete_endpoint(conn, admin_site_of(request).site_id, before["id"]):
             raise NotFound()
         await audit.record(conn, admin_site_of(request), "webhook.deleted", "webhook", before["id"], before=_endpoint(before))
+    await request.app[BINDINGS].unbind_unwanted(before["event_types"] if before["active"] else [])
     return web.Response(status=204)
 
 

@@ -7,16 +7,45 @@ import asyncpg
 from shared.events import Envelope
 
 
+_UPSERT_CONTACT = (
+    "INSERT INTO contacts (id, site_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, first_name = EXCLUDED.first_name,"
+    " last_name = EXCLUDED.last_name"
+    # Unchanged (the grant repeats what the contact's creation said): no new row version to write.
+    " WHERE (contacts.email, contacts.first_name, contacts.last_name)"
+    " IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.first_name, EXCLUDED.last_name)"
+)
+
+# A blank value never overwrites a known one; nothing is written when nothing changed (most events
+# repeat what notify knows), so ``updated_at`` is when it last changed. Nor is the row *locked* then:
+# ON CONFLICT DO UPDATE locks the row it conflicts with even when its WHERE is false, and every
+# event of every registration of a site names the same site, so concurrent handler transactions
+# waited for each other's commit on that one row. The NOT EXISTS skips the INSERT (and the lock)
+# when the row already says it all.
+_REMEMBER_SITE = (
+    "INSERT INTO sites (id, slug, name) SELECT {id}::uuid, {slug}::text, {name}::text"
+    " WHERE NOT EXISTS (SELECT 1 FROM sites WHERE id = {id} AND slug = COALESCE(NULLIF({slug}, ''), slug)"
+    " AND name = COALESCE(NULLIF({name}, ''), name))"
+    " ON CONFLICT (id) DO UPDATE SET"
+    " slug = COALESCE(NULLIF(EXCLUDED.slug, ''), sites.slug),"
+    " name = COALESCE(NULLIF(EXCLUDED.name, ''), sites.name), updated_at = now()"
+    " WHERE (sites.slug, sites.name) IS DISTINCT FROM"
+    " (COALESCE(NULLIF(EXCLUDED.slug, ''), sites.slug), COALESCE(NULLIF(EXCLUDED.name, ''), sites.name))"
+)
+
+
 async def upsert_contact(conn: asyncpg.Connection, *, contact_id: UUID, site_id: UUID, email: str, first_name: str, last_name: str) -> None:
+    await conn.execute(_UPSERT_CONTACT, contact_id, site_id, email, first_name, last_name)
+
+
+async def remember_contact_and_site(
+    conn: asyncpg.Connection, *, contact_id: UUID, site_id: UUID, email: str, first_name: str, last_name: str,
+    site_slug: str = "", site_name: str = "",
+) -> None:
+    """``upsert_contact`` and ``remember_site`` in one round trip."""
     await conn.execute(
-        "INSERT INTO contacts (id, site_id, email, first_name, last_name) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, first_name = EXCLUDED.first_name,"
-        " last_name = EXCLUDED.last_name",
-        contact_id,
-        site_id,
-        email,
-        first_name,
-        last_name,
+        "WITH site AS (" + _REMEMBER_SITE.format(id="$2", slug="$6", name="$7") + " RETURNING 1) " + _UPSERT_CONTACT,
+        contact_id, site_id, email, first_name, last_name, site_slug.strip(), site_name.strip(),
     )
 
 
@@ -39,9 +68,12 @@ async def insert_message(
 ) -> bool:
     """False when this event already produced this message (a redelivery)."""
     inserted = await conn.fetchval(
-        "INSERT INTO messages (id, event_id, template, site_id, contact_id, correlation_id, to_address, subject,"
-        " status, reason, enrolment_id, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        " ON CONFLICT DO NOTHING RETURNING 1",
+        # The message and its MIME (when queued) in one round trip.
+        "WITH m AS (INSERT INTO messages (id, event_id, template, site_id, contact_id, correlation_id, to_address,"
+        " subject, status, reason, enrolment_id, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        " ON CONFLICT DO NOTHING RETURNING id),"
+        " o AS (INSERT INTO outgoing (message_id, mime) SELECT id, $13 FROM m WHERE $13::bytea IS NOT NULL)"
+        " SELECT 1 FROM m",
         message_id,
         event_id,
         template,
@@ -54,9 +86,8 @@ async def insert_message(
         reason,
         enrolment_id,
         step,
+        mime,
     )
-    if inserted and mime is not None:
-        await conn.execute("INSERT INTO outgoing (message_id, mime) VALUES ($1, $2)", message_id, mime)
     return inserted is not None
 
 
@@ -145,14 +176,26 @@ async def list_messages(
 
 
 async def remember_site(conn: asyncpg.Connection, *, site_id: UUID, slug: str = "", name: str = "") -> None:
-    """Keep what an event said about a site; a blank value never overwrites a known one."""
-    await conn.execute(
-        "INSERT INTO sites (id, slug, name) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET"
-        " slug = COALESCE(NULLIF(EXCLUDED.slug, ''), sites.slug),"
-        " name = COALESCE(NULLIF(EXCLUDED.name, ''), sites.name), updated_at = now()",
+    """Keep what an event said about a site (``_REMEMBER_SITE``)."""
+    await conn.execute(_REMEMBER_SITE.format(id="$1", slug="$2", name="$3"), site_id, slug.strip(), name.strip())
+
+
+async def email_context(conn: asyncpg.Connection, contact_id: UUID, site_id: UUID, template: str) -> asyncpg.Record:
+    """What an email to a contact needs, in one round trip: the contact (``email`` etc. null when
+    unknown), the site's name, its own version of the template (``subject`` etc. null when it has none)
+    and its From/Reply-To (``has_settings`` false when its admin set none)."""
+    return await conn.fetchrow(
+        "SELECT c.email, c.first_name, c.last_name, NULLIF(s.name, '') AS site_name,"
+        " t.subject, t.text_body, t.html_body, t.name IS NOT NULL AS has_template,"
+        " e.mail_from, e.reply_to, e.site_id IS NOT NULL AS has_settings"
+        " FROM (SELECT 1) AS one"
+        " LEFT JOIN contacts c ON c.id = $1 AND c.site_id = $2"
+        " LEFT JOIN sites s ON s.id = $2"
+        " LEFT JOIN site_templates t ON t.site_id = $2 AND t.name = $3"
+        " LEFT JOIN email_settings e ON e.site_id = $2",
+        contact_id,
         site_id,
-        slug.strip(),
-        name.strip(),
+        template,
     )
 
 

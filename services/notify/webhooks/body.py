@@ -4,8 +4,9 @@ import json
 
 from shared.events import Envelope
 
-# Single-use links (they hold tokens): they exist for the email only and never leave in a webhook.
-REDACTED = frozenset({"set_password_url", "reset_url"})
+# Single-use links (they hold tokens): they exist for the email only and never leave in a webhook,
+# sealed (events v2) or plain (v1, still read during an upgrade).
+REDACTED = frozenset({"set_password_link", "reset_link", "set_password_url", "reset_url"})
 
 
 def webhook_body(envelope: Envelope) -> str:

@@ -2,17 +2,17 @@
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import aio_pika
 
 from services.membership.seed import DEMO_SITE_ID
 
 
-def contact_created(site_id=DEMO_SITE_ID, **payload) -> dict:
+def contact_created(site_id=DEMO_SITE_ID, age: timedelta = timedelta(0), **payload) -> dict:
     return {
         "id": str(uuid.uuid4()), "type": "membership.contact.created", "version": 1,
-        "occurred_at": datetime.now(timezone.utc).isoformat(), "producer": "test", "correlation_id": "dead-letter-test",
+        "occurred_at": (datetime.now(timezone.utc) - age).isoformat(), "producer": "test", "correlation_id": "dead-letter-test",
         "payload": {"contact_id": str(uuid.uuid4()), "site_id": str(site_id), "site_slug": "demo",
                     "email": f"dl-{uuid.uuid4().hex[:8]}@example.org", "first_name": "Dee", "last_name": "Letter",
                     **payload},
@@ -29,17 +29,18 @@ async def publish_poison(amqp, bus_prefix: str, site_id=DEMO_SITE_ID) -> dict:
     return envelope
 
 
-async def park_in_billing_dead_letters(amqp, bus_prefix: str, site_id=DEMO_SITE_ID) -> dict:
+async def park_in_billing_dead_letters(amqp, bus_prefix: str, site_id=DEMO_SITE_ID, age: timedelta = timedelta(0)) -> dict:
     """A good event in billing's dead-letter queue with the ``x-death`` the broker writes when a
     handler kept failing past the delivery limit (e.g. while a dependency was down; the real thing
-    takes six failed deliveries with backoff): replaying it must now apply it, in billing alone."""
-    envelope = contact_created(site_id)
+    takes six failed deliveries with backoff): replaying it must now apply it, in billing alone.
+    ``age``: how long ago it occurred and was parked."""
+    envelope = contact_created(site_id, age=age)
     channel = await amqp.channel(publisher_confirms=True)
     dead = await channel.get_exchange(f"{bus_prefix}cc.dead")
     message = _message(envelope)
     message.headers = {"x-death": [{
         "count": 1, "reason": "delivery_limit", "queue": f"{bus_prefix}billing.events",
-        "time": datetime.now(timezone.utc).replace(microsecond=0), "exchange": f"{bus_prefix}cc.events",
+        "time": (datetime.now(timezone.utc) - age).replace(microsecond=0), "exchange": f"{bus_prefix}cc.events",
         "routing-keys": [envelope["type"]],
     }]}
     await dead.publish(message, routing_key=f"{bus_prefix}billing.events.dead", mandatory=True)

@@ -3,10 +3,12 @@ to list and to replay), looking loses and reorders nothing, and a replayed messa
 Every answer is checked against /openapi.json (the ``api`` client)."""
 
 import uuid
+from datetime import timedelta
 
 from services.membership.seed import seed_site
-from tests.conftest import ADMIN_KEY, eventually
+from tests.conftest import ADMIN_KEY, AMQP_URL, eventually
 from tests.e2e.api.dead_letters import park_in_billing_dead_letters, publish_poison
+from tests.e2e.ops.cli import Cli
 
 X = {"X-Api-Key": ADMIN_KEY}
 
@@ -106,3 +108,35 @@ async def test_a_template_preview_renders_for_a_sample_contact_and_names_an_unde
     await api.post("/admin/api/templates/welcome/preview", json={"contact_id": str(uuid.uuid4())}, headers=X,
                    expect=404)
     await api.post("/admin/api/templates/own-none/preview", json={}, headers=X, expect=404)
+
+
+async def test_a_dead_letter_older_than_the_inbox_retention_is_refused_and_stays(api, amqp, bus_prefix, db, database_url):
+    """30 days (CC_INBOX_RETENTION_DAYS' default): the inbox rows that would absorb what it already
+    applied may be gone (shared/inbox.py), so replaying it could apply it twice."""
+    old = await park_in_billing_dead_letters(amqp, bus_prefix, age=timedelta(days=31))
+    recent = await park_in_billing_dead_letters(amqp, bus_prefix, age=timedelta(days=29))
+
+    async def both_listed():
+        ids = [d["id"] for d in await listed(api, X)]
+        return old["id"] in ids and recent["id"] in ids
+
+    await eventually(both_listed, message="both parked dead letters listed")
+    _, answer = await api.post(f"/admin/api/dead-letters/{old['id']}/replay", headers=X, expect=409)
+    assert answer["error"]["code"] == "dead_letter_too_old"
+    assert answer["error"]["message"].startswith(f"dead letter {old['id']} cannot be replayed: its event occurred or was first parked at ")
+    assert "CC_INBOX_RETENTION_DAYS (30 days)" in answer["error"]["message"]
+    assert answer["error"]["details"]["retention_days"] == 30
+    cli = Cli({"CC_DATABASE_URL": database_url, "CC_AMQP_URL": AMQP_URL, "CC_BUS_PREFIX": bus_prefix})
+    refused = await cli.run_async("dead-letters", "replay", "--service", "billing", "--id", old["id"])
+    assert refused.returncode == 1 and "0 message(s) replayed" in refused.stdout
+    assert f"error: dead letter {old['id']} cannot be replayed" in refused.stderr
+    assert old["id"] in [d["id"] for d in await listed(api, X)], "a refused dead letter stays, for inspection"
+    assert await db.fetchval("SELECT count(*) FROM billing.contacts WHERE id = $1", uuid.UUID(old["payload"]["contact_id"])) == 0
+
+    # Inside the retention: replayed and applied.
+    await api.post(f"/admin/api/dead-letters/{recent['id']}/replay", headers=X, expect=200)
+
+    async def applied():
+        return await db.fetchval("SELECT count(*) FROM billing.contacts WHERE id = $1", uuid.UUID(recent["payload"]["contact_id"]))
+
+    assert await eventually(applied, message="billing stored the replayed contact") == 1

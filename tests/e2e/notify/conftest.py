@@ -10,7 +10,7 @@ import pytest
 from shared.events import Envelope, Event
 from shared.events.auth import CredentialsIssued
 from shared.events.membership import ContactCreated
-from tests.conftest import ADMIN_KEY, eventually
+from tests.conftest import ADMIN_KEY, eventually, seal_link
 from tests.factories import registration, unique_email
 
 ADMIN = {"X-Api-Key": ADMIN_KEY}
@@ -31,9 +31,12 @@ async def publish(amqp, bus_prefix: str, event: Event, producer: str = "test") -
     return envelope
 
 
-def credentials_issued(contact: dict, site: dict, **overrides) -> CredentialsIssued:
+def credentials_issued(contact: dict, site: dict, *, link: str | None = None, **overrides) -> CredentialsIssued:
+    """As auth publishes it: the set-password link (default: a fresh one) sealed with the run's keys."""
+    login_id = overrides.pop("login_id", None) or uuid.uuid4()
+    link = link or f"http://127.0.0.1:8080/password/set?token=tok-{uuid.uuid4().hex}"
     fields = dict(
-        login_id=uuid.uuid4(),
+        login_id=login_id,
         contact_id=contact["contact_id"],
         site_id=site["id"],
         site_slug=site["slug"],
@@ -43,7 +46,7 @@ def credentials_issued(contact: dict, site: dict, **overrides) -> CredentialsIss
         email=contact["email"],
         first_name=contact["first_name"],
         username=contact["email"],
-        set_password_url=f"http://127.0.0.1:8080/password/set?token=tok-{uuid.uuid4().hex}",
+        set_password_link=seal_link(CredentialsIssued, login_id, link),
         expires_at=datetime(2031, 1, 2, 3, 4, tzinfo=timezone.utc),
     )
     fields.update(overrides)

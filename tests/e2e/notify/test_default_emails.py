@@ -16,7 +16,7 @@ from shared.events.billing import (
     PaymentSucceeded,
     SubscriptionCancelled,
 )
-from tests.conftest import eventually
+from tests.conftest import eventually, seal_link
 from tests.e2e.notify.conftest import credentials_issued, known_contact, publish
 
 PAID_AT = datetime(2030, 3, 5, 10, 30, tzinfo=timezone.utc)
@@ -24,6 +24,10 @@ PAID_AT = datetime(2030, 3, 5, 10, 30, tzinfo=timezone.utc)
 
 def parts(msg: EmailMessage) -> tuple[str, str]:
     return msg.get_body(("plain",)).get_content(), msg.get_body(("html",)).get_content()
+
+
+def reset_requested(fields: dict, link: str) -> PasswordResetRequested:
+    return PasswordResetRequested(**fields, reset_link=seal_link(PasswordResetRequested, fields["login_id"], link))
 
 
 def cases(public: str):
@@ -40,7 +44,7 @@ def cases(public: str):
         "welcome": (lambda c, s: credentials_issued(c, s), "auth", lambda c: [c["email"], "Gold", "/password/set?token=tok-", "2031-01-02 03:04 UTC"]),
         "credentials_resent": (lambda c, s: credentials_issued(c, s, resent=True), "auth", lambda c: ["login details", c["email"], "/password/set?token=tok-", "earlier links no longer work"]),
         "password_reset": (
-            lambda c, s: PasswordResetRequested(**auth(c, s, username=c["email"], reset_url=f"{public}/password/set?token=reset-1", expires_at=PAID_AT)),
+            lambda c, s: reset_requested(auth(c, s, username=c["email"], expires_at=PAID_AT), f"{public}/password/set?token=reset-1"),
             "auth",
             lambda c: [c["email"], f"{public}/password/set?token=reset-1", "2030-03-05 10:30 UTC"],
         ),

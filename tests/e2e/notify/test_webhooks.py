@@ -15,6 +15,7 @@ from aiohttp import web
 from shared.events.billing import Money, PaymentSucceeded
 from tests.conftest import eventually, free_port
 from tests.e2e.notify.conftest import ADMIN, publish
+from tests.factories import registration, unique_email
 
 
 class Receiver:
@@ -151,6 +152,43 @@ async def test_a_delivery_still_failing_after_a_day_stops_being_retried(gateway,
         await asyncio.sleep(1.5)
         assert len(recv.requests) == count and delivery["next_attempt_at"] is None
         assert all(a["status_code"] == 500 for a in delivery["attempts"])
+    finally:
+        async with gateway.delete(f"/admin/api/webhooks/{endpoint['id']}", headers=ADMIN):
+            pass
+        await runner.cleanup()
+
+
+async def test_an_endpoint_subscribed_after_start_gets_events_only_webhooks_consume_and_the_welcome_still_arrives(
+    gateway, demo_site, smtp
+):
+    """Notify's webhooks queue binds an endpoint's types when it is created (notify was running long
+    before): `notify.email.sent` reaches no other consumer, yet the endpoint gets it, and the
+    registration's `membership.contact.created` too; the welcome email arrives as ever."""
+    recv = Receiver(failures=0)
+    app = web.Application()
+    app.router.add_post("/hooks", recv.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    types = ["membership.contact.created", "notify.email.sent"]
+    try:
+        async with gateway.post(
+            "/admin/api/webhooks", json={"url": f"http://127.0.0.1:{port}/hooks", "event_types": types}, headers=ADMIN
+        ) as r:
+            assert r.status == 201, await r.text()
+            endpoint = await r.json()
+        address = unique_email("hooked")
+        async with gateway.post("/api/register", json=registration(address)) as r:
+            assert r.status == 201, await r.text()
+            contact_id = (await r.json())["contact_id"]
+        await smtp.wait_for(address)
+
+        def got() -> set[str]:
+            events = [json.loads(body) for _, body in recv.requests]
+            return {e["type"] for e in events if e["data"].get("contact_id") == contact_id}
+
+        await eventually(lambda: asyncio.sleep(0, got() == set(types)), timeout=20, message="both events delivered")
     finally:
         async with gateway.delete(f"/admin/api/webhooks/{endpoint['id']}", headers=ADMIN):
             pass

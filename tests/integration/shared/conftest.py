@@ -15,8 +15,8 @@ from tests.conftest import AMQP_URL
 async def service(database_url, bus_prefix, tmp_path):
     """A throwaway service: its own schema (outbox and inbox only) and its own queue names."""
     name = "svc_" + uuid.uuid4().hex[:8]
-    # An exchange of its own: the running system's notify binds '#' on the run's exchange, which
-    # would make every event routable (and the unroutable test meaningless).
+    # An exchange of its own: the running system's notify binds a sink to '#' on the run's exchange,
+    # which makes every event routable (and the unroutable test meaningless).
     prefix = f"{bus_prefix}{name}."
     (tmp_path / "migrations").mkdir()
     settings = ServiceSettings(

@@ -54,3 +54,9 @@ def test_every_variable_compose_sets_is_a_setting_in_the_code():
     for name in code_services():
         if url_env(name) and name != "gateway":
             assert services[name]["environment"][url_env(name)] == f"http://{name}:{port(name)}", name
+
+
+def test_only_auth_and_notify_get_the_link_keys():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    having = {name for name, s in services.items() if "CC_LINK_KEYS" in s.get("environment", {})}
+    assert having == {"auth", "notify"}

@@ -161,6 +161,17 @@ def test_prod_keeps_no_secret_and_takes_connections_from_a_secret():
     assert {o["kind"] for o in in_cluster} >= {"RabbitmqCluster", "Cluster"}
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_auth_and_notify_get_the_link_keys_and_from_the_secret(overlay):
+    for name, deployment in service_deployments(render(overlay)).items():
+        env = {e["name"]: e for e in container(deployment).get("env", [])}
+        if name in ("auth", "notify"):
+            ref = env["CC_LINK_KEYS"]["valueFrom"]["secretKeyRef"]
+            assert ref["name"].startswith("cc-secrets") and ref["key"] == "CC_LINK_KEYS" and not ref.get("optional"), name
+        else:
+            assert "CC_LINK_KEYS" not in env, f"{name} has no use for the link keys"
+
+
 def test_dev_runs_its_own_postgres_rabbitmq_and_mail_catcher():
     objects = render("dev")
     assert {"postgres", "rabbitmq", "mail"} <= set(of_kind(objects, "Deployment"))
