@@ -59,6 +59,13 @@ def rows(results: dict) -> list[tuple]:
         seconds = b["seconds"] if full else b["seconds"] - b["working_seconds"] + 1_000_000 / rate
         row("billing run", "1M subscriptions, seconds" + ("" if full else " (projected)"), seconds, None, "< 600 s", seconds < 600)
         row("billing run", "until the relay published every event, seconds", b["end_to_end_seconds"], None, "-", True)
+        if (cpu := b.get("cpu_us_per_subscription")) and (base_cpu := b.get("baseline_cpu_us_per_subscription")):
+            runs, base_runs = cpu["runs"] + cpu["postgres_runs"], base_cpu["workers"] + base_cpu["postgres"]
+            row("billing run", f"CPU us/subscription, runs + their postgres ({cpu['runs']:g} + {cpu['postgres_runs']:g};"
+                f" vs workers + postgres {base_cpu['workers']:g} + {base_cpu['postgres']:g})", runs, base_runs, "-", True)
+            row("billing run", "CPU us/subscription, sandbox + relay + services' postgres"
+                f" ({cpu['sandbox']:g} + {cpu['relay']:g} + {cpu['postgres_services']:g})",
+                cpu["sandbox"] + cpu["relay"] + cpu["postgres_services"], None, "-", True)
     if a := results.get("api"):
         base = a["baseline"]
         for path in ("/api/me", "/api/orders", "/api/invoices", "/api/can-open"):

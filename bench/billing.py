@@ -5,6 +5,8 @@ Baseline: asyncpg transactions by two workers doing the same row writes, with no
 import asyncio
 import json
 import os
+import resource
+import shutil
 import sys
 import time
 import uuid
@@ -15,7 +17,7 @@ import aio_pika
 import aiohttp
 import asyncpg
 
-from bench.harness import AMQP_URL, BenchSystem
+from bench.harness import AMQP_URL, BenchSystem, DatabaseCpu, cpu_seconds, profile
 from services.billing.seed import seed_due_subscriptions
 from services.membership.seed import DEMO_SITE_ID, demo_id
 from services.system import ROOT
@@ -97,17 +99,25 @@ async def baseline_worker(pool: asyncpg.Pool) -> None:
             )
 
 
-async def baseline(pool_url: str, n: int) -> float:
+async def baseline(pool_url: str, n: int) -> tuple[float, dict]:
+    """Subscriptions per second, and the CPU microseconds per subscription of the workers (this
+    process) and of their two PostgreSQL backends."""
     pool = await asyncpg.create_pool(pool_url, min_size=2, max_size=2)
     try:
         await seed_baseline(pool, n)
+        async with pool.acquire() as a, pool.acquire() as b:
+            backends = [await a.fetchval("SELECT pg_backend_pid()"), await b.fetchval("SELECT pg_backend_pid()")]
+        before = [cpu_seconds(pid) or 0.0 for pid in backends]
+        cpu = time.process_time()
         started = time.monotonic()
         await asyncio.gather(baseline_worker(pool), baseline_worker(pool))
         elapsed = time.monotonic() - started
+        cpu = time.process_time() - cpu
+        database = sum((cpu_seconds(pid) or 0.0) - b for pid, b in zip(backends, before))
         paid = await pool.fetchval("SELECT count(*) FROM bench_baseline.payments")
         assert paid == n, (paid, n)
         await pool.execute("DROP SCHEMA bench_baseline CASCADE")
-        return n / elapsed
+        return n / elapsed, {"workers": round(cpu * 1e6 / n, 1), "postgres": round(database * 1e6 / n, 1)}
     finally:
         await pool.close()
 
@@ -145,23 +155,38 @@ async def run(quick: bool, full: bool, size: int | None = None) -> dict:
         env = bs.system.service_env()
         args = [sys.executable, "-m", "services.cli", "billing-run", "--direct", "--as-of", now.isoformat(),
                 "--site-id", str(DEMO_SITE_ID)]
-        if os.environ.get("CC_BENCH_PROFILE") == "1":  # py-spy runs the CLI and samples it
-            out = Path(__file__).parent / "results" / "profile-billing-run.txt"
-            args = ["py-spy", "record", "--format", "raw", "-r", "200", "-o", str(out), "--", *args]
+        commands = [args, args]
+        spies = []
+        if os.environ.get("CC_BENCH_PROFILE") == "1":  # py-spy runs each CLI and samples it, and the services
+            out = Path(__file__).parent / "results"
+            py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            commands = [[py_spy, "record", "--format", "raw", "-r", "200", "-o", str(out / f"profile-billing-run-{i}.txt"),
+                         "--", *args] for i in (1, 2)]
+            spies = profile(bs, ("sandbox", "billing"), 3 + n / 1000, "billing")
+        services_cpu = {name: cpu_seconds(bs.pid(name)) or 0.0 for name in ("sandbox", "billing")}
+        children_cpu = _children_cpu()
+        database_cpu = DatabaseCpu(bs.database_url.rsplit("/", 1)[1], interval=0.1)
+        await database_cpu.__aenter__()
         started = time.monotonic()
         runs = [
-            await asyncio.create_subprocess_exec(*args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+            await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
                                                  stderr=asyncio.subprocess.DEVNULL)
-            for _ in range(2)
+            for command in commands
         ]
         outputs = await asyncio.gather(*(r.communicate() for r in runs))
         elapsed = time.monotonic() - started
+        children_cpu = _children_cpu() - children_cpu
+        sandbox_cpu = (cpu_seconds(bs.pid("sandbox")) or 0.0) - services_cpu["sandbox"]
         summaries = [json.loads(out[out.index(b"{"):out.rindex(b"}") + 1]) for out, _ in outputs]
         # End to end: until billing's relay has published every event of the run (asked cheaply:
         # counting a million-row outbox ten times a second took CPU from the relay it waits for).
         while await bs.pool.fetchval("SELECT EXISTS (SELECT 1 FROM billing.outbox)"):
             await asyncio.sleep(0.2)
         e2e = time.monotonic() - started
+        await database_cpu.__aexit__(None, None, None)
+        relay_cpu = (cpu_seconds(bs.pid("billing")) or 0.0) - services_cpu["billing"]
+        for spy in spies:
+            await asyncio.to_thread(spy.wait)
         await connection.close()
         counts = await bs.pool.fetchrow(
             "SELECT (SELECT count(*) FROM billing.invoices) AS invoices,"
@@ -182,9 +207,29 @@ async def run(quick: bool, full: bool, size: int | None = None) -> dict:
         result.update(
             seconds=elapsed, per_second=n / working, working_seconds=working,
             per_second_with_startup=n / elapsed, end_to_end_seconds=e2e,
-            split=[s["succeeded"] for s in summaries], exactly_once=exactly_once, counts=dict(counts),
+            runs=summaries, split=[s["succeeded"] for s in summaries], exactly_once=exactly_once, counts=dict(counts),
         )
+        # CPU microseconds per subscription, by process (load-independent, unlike the rates): the two
+        # runs' own working time ("runs"; "runs_with_startup" adds their interpreters and imports),
+        # their PostgreSQL backends, the sandbox processor (until the runs end), billing's service
+        # (its outbox relay, until every event is published) and the backends of the services and
+        # of this harness (the relay's deletes, the sandbox's charges).
+        spent = database_cpu.spent()
+        us = lambda seconds: round(seconds * 1e6 / n, 1)  # noqa: E731
+        result["cpu_us_per_subscription"] = {
+            "runs": us(sum(s.get("cpu_seconds", 0.0) for s in summaries)), "runs_with_startup": us(children_cpu),
+            "postgres_runs": us(spent["gone"]), "sandbox": us(sandbox_cpu), "relay": us(relay_cpu),
+            "postgres_services": us(spent["alive"]),
+        }
         baseline_n = min(n, 20_000)
         result["baseline_subscriptions"] = baseline_n
-        result["baseline_per_second"] = await baseline(bs.database_url, baseline_n)
+        result["baseline_per_second"], result["baseline_cpu_us_per_subscription"] = await baseline(
+            bs.database_url, baseline_n
+        )
     return result
+
+
+def _children_cpu() -> float:
+    """User + system CPU of this process's finished children (the billing-run processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -330,3 +330,71 @@ def profile(bs: BenchSystem, services, seconds: float, label: str) -> list:
         )
         for s in services
     ]
+
+
+class DatabaseCpu:
+    """The CPU seconds PostgreSQL's backends spend serving one database, while this is entered: every
+    backend of the database (found by its process title, ``postgres: <user> <database> ...``, so
+    a run's short-lived connections count too) sampled every ``interval`` seconds (a backend's last
+    moments before it exits are missed). ``spent()``: {"gone": backends that exited meanwhile (a
+    finished process's pool), "alive": the others}."""
+
+    def __init__(self, database: str, interval: float = 0.05) -> None:
+        self.needle = f" {database} ".encode()
+        self.interval = interval
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.gone: set[int] = set()
+        self.other: set[int] = set()
+        self.task: asyncio.Task | None = None
+
+    def _scan(self, new_count_from_zero: bool) -> None:
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or (pid := int(name)) in self.other or pid in self.last:
+                continue
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if not cmdline.startswith(b"postgres: "):
+                if b"postgres" not in cmdline.split(b"\0", 1)[0]:
+                    self.other.add(pid)
+                continue  # a backend just forked, not titled yet: looked at again next time
+            if self.needle not in cmdline:
+                self.other.add(pid)
+                continue
+            cpu = cpu_seconds(pid)
+            if cpu is not None:
+                self.first[pid] = 0.0 if new_count_from_zero else cpu
+                self.last[pid] = cpu
+
+    def _sample(self) -> None:
+        for pid in self.last.keys() - self.gone:
+            cpu = cpu_seconds(pid)
+            if cpu is None:
+                self.gone.add(pid)
+            else:
+                self.last[pid] = cpu
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self._scan(True)
+            self._sample()
+
+    async def __aenter__(self) -> "DatabaseCpu":
+        self._scan(False)
+        self.task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self._scan(True)
+        self._sample()
+
+    def spent(self) -> dict:
+        gone = sum(self.last[p] - self.first[p] for p in self.gone)
+        alive = sum(self.last[p] - self.first[p] for p in self.last.keys() - self.gone)
+        return {"gone": gone, "alive": alive}

@@ -16,6 +16,7 @@ from shared.consumer import Consumer, Handlers
 from shared.db import create_pool, migrate
 from shared.http import correlation_middleware, error_middleware
 from shared.logging import get_logger
+from shared.loop import new_event_loop
 from shared.metrics import instrument
 from shared.outbox import OutboxRelay
 
@@ -157,15 +158,3 @@ def run(app: web.Application, settings) -> None:
         loop=loop,
     )
     log.info("service.stopped", service=settings.service)
-
-
-def new_event_loop(settings) -> asyncio.AbstractEventLoop:
-    """uvloop when the setting is on and it is installed, asyncio's own loop otherwise."""
-    if settings.uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            log.warning("service.uvloop_unavailable")
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()

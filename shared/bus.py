@@ -7,7 +7,11 @@ from typing import Iterable
 
 import aio_pika
 import aiormq
+import pamqp.frame
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection, AbstractExchange
+from aiormq.abc import ChannelFrame
+from pamqp import commands as spec
+from pamqp.header import ContentHeader
 
 from shared.logging import get_logger
 
@@ -72,6 +76,71 @@ class Bus:
                 await self.exchange.publish(message, routing_key=routing_key, mandatory=True)
         except aiormq.exceptions.PublishError as exc:
             raise Unroutable(routing_key) from exc
+
+    async def publish_many(self, messages: list[tuple[str, bytes, str, str]]) -> list[BaseException | None]:
+        """``publish`` for many (routing_key, body, message_id, correlation_id) to the events exchange:
+        the same persistent, mandatory messages with the same properties, but their frames written
+        to the socket together and their confirms awaited together. One result per message, in
+        order: None (confirmed), ``Unroutable``, or the error (a nack, the connection lost).
+
+        aio-pika's ``publish`` costs about 100 us of CPU per message (a ``Message``, the channel
+        lock, the frames marshalled and queued for the writer one message at a time); this costs
+        about a quarter of it, which is most of what the outbox relay spends per event. It keeps
+        aiormq's own bookkeeping exactly as ``aiormq.Channel.basic_publish`` does (one delivery tag
+        per message, its confirmation future, and its message id for a ``Basic.Return``), under the
+        channel's lock, so the broker's acks, nacks and returns resolve these futures as they would
+        aio-pika's."""
+        if not messages:
+            return []
+        channel = await self.channel.get_underlay_channel()
+        exchange = self.settings.exchange_name
+        futures: list[asyncio.Future] = []
+        tags: list[tuple[str, int]] = []
+        async with channel.lock:
+            publish_frames: dict[str, bytes] = {}
+            payload: list[bytes] = []
+            for routing_key, body, message_id, correlation_id in messages:
+                if (publish := publish_frames.get(routing_key)) is None:
+                    publish = publish_frames[routing_key] = pamqp.frame.marshal(
+                        spec.Basic.Publish(exchange=exchange, routing_key=routing_key, mandatory=True), channel.number
+                    )
+                properties = spec.Basic.Properties(
+                    content_type="application/json", headers={}, delivery_mode=2, priority=0,
+                    correlation_id=correlation_id, message_id=message_id, message_type=routing_key,
+                )
+                payload.append(publish)
+                payload.append(pamqp.frame.marshal(ContentHeader(0, len(body), properties), channel.number))
+                payload.extend(pamqp.frame.marshal(part, channel.number) for part in channel._split_body(body))
+                channel.delivery_tag += 1
+                future = channel.create_future()
+                channel.confirmations[channel.delivery_tag] = future
+                channel.message_id_delivery_tag[message_id] = channel.delivery_tag
+                futures.append(future)
+                tags.append((message_id, channel.delivery_tag))
+            try:
+                await channel.write_queue.put(ChannelFrame(payload=b"".join(payload), should_close=False))
+            except BaseException:
+                # Not queued: the broker never sees these tags, so they are given back (as aiormq does).
+                for message_id, tag in tags:
+                    channel.confirmations.pop(tag, None)
+                    if channel.message_id_delivery_tag.get(message_id) == tag:
+                        channel.message_id_delivery_tag.pop(message_id)
+                channel.delivery_tag -= len(tags)
+                for future in futures:
+                    future.cancel()
+                raise
+        try:
+            results = await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            for message_id, tag in tags:
+                if channel.message_id_delivery_tag.get(message_id) == tag:
+                    channel.message_id_delivery_tag.pop(message_id)
+        return [
+            None if not isinstance(r, BaseException)
+            else Unroutable(routing_key) if isinstance(r, aiormq.exceptions.PublishError)
+            else r
+            for (routing_key, *_), r in zip(messages, results)
+        ]
 
     async def declare_service_queue(
         self, routing_keys: Iterable[str], name: str | None = None

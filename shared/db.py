@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.events import Envelope, Event
+from shared.events import Envelope, Event, envelopes_json
 from shared.faults import crash_point
 from shared.logging import get_logger
 
@@ -110,7 +110,7 @@ class UnitOfWork:
         self.producer = producer
         self.correlation_id = correlation_id
         self.causation_id = causation_id
-        self.published: list[Envelope] = []
+        self.published: list[UUID] = []  # the ids of the events written
 
     async def publish(self, event: Event) -> Envelope:
         """Write the event to the outbox, inside this transaction."""
@@ -126,23 +126,22 @@ class UnitOfWork:
             envelope.type,
             envelope.model_dump_json(),
         )
-        self.published.append(envelope)
+        self.published.append(envelope.id)
         return envelope
 
-    async def publish_all(self, events: list[Event]) -> list[Envelope]:
-        """``publish`` for many events, in one statement (a batch's events)."""
-        envelopes = [
-            Envelope.wrap(e, producer=self.producer, correlation_id=self.correlation_id, causation_id=self.causation_id)
-            for e in events
-        ]
-        if envelopes:
+    async def publish_all(self, events: list[Event]) -> list[UUID]:
+        """``publish`` for many events, in one statement (a batch's events); their envelopes' ids."""
+        rows = envelopes_json(
+            events, producer=self.producer, correlation_id=self.correlation_id, causation_id=self.causation_id
+        )
+        if rows:
             await self.conn.execute(
                 "INSERT INTO outbox (event_id, routing_key, envelope)"
                 " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])",
-                [e.id for e in envelopes], [e.type for e in envelopes], [e.model_dump_json() for e in envelopes],
+                *map(list, zip(*rows)),
             )
-            self.published.extend(envelopes)
-        return envelopes
+            self.published.extend(row[0] for row in rows)
+        return [row[0] for row in rows]
 
 
 @asynccontextmanager

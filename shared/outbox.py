@@ -10,8 +10,6 @@ and a backoff, logged as an error, never silently dropped; one that met connecti
 a second later.
 """
 
-import asyncio
-
 import asyncpg
 
 from shared.bus import Bus, Unroutable
@@ -52,7 +50,7 @@ class OutboxRelay(ListeningWorker):
         self.bus = bus
 
     async def work_once(self) -> bool:
-        """Publish one batch of due rows, all in flight at once (confirms pipelined)."""
+        """Publish one batch of due rows, all in flight at once (written together, confirms pipelined)."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = sorted(await conn.fetch(_CLAIM, self.settings.outbox_batch), key=lambda r: r["seq"])
             if not rows:
@@ -60,18 +58,12 @@ class OutboxRelay(ListeningWorker):
             if not self.bus.ready:
                 raise ConnectionError("broker not connected")
             crash_point("outbox.before_publish")
-            results = await asyncio.gather(
-                *(
-                    self.bus.publish(
-                        r["routing_key"],
-                        r["body"].encode(),
-                        message_id=str(r["event_id"]),
-                        correlation_id=r["correlation_id"] or "",
-                    )
-                    for r in rows
-                ),
-                return_exceptions=True,
-            )
+            try:
+                results = await self.bus.publish_many([
+                    (r["routing_key"], r["body"].encode(), str(r["event_id"]), r["correlation_id"] or "") for r in rows
+                ])
+            except Exception as exc:  # the channel closed before they were sent: each row stays
+                results = [exc] * len(rows)
             failed = [(row, result) for row, result in zip(rows, results) if result is not None]
             if len(failed) < len(rows):
                 crash_point("outbox.after_publish")

@@ -21,6 +21,7 @@ from services.billing.domain import PaymentRefused, idempotency_key, retry_at
 from services.billing.processor import ChargeRequest, ChargeResult, PaymentProcessor
 from shared.db import UnitOfWork
 from shared.events.billing import Money, OrderCompleted, OrderSuspended, PaymentFailed, PaymentSucceeded
+from shared.ids import uuid4s
 from shared.logging import get_logger
 
 log = get_logger("billing.charging")
@@ -225,14 +226,16 @@ async def record_successes(uow: UnitOfWork, paid: list[tuple], now: datetime) ->
     if not paid:
         return []
     conn = uow.conn
-    await repo.insert_invoices(conn, [
-        {**inv, "status": "paid", "paid_at": now, "next_attempt_at": None, "charge_attempts": rounds}
-        for inv, _, rounds in paid if isinstance(inv, OpenedInvoice)
-    ])
+    opened = []
+    for inv, _, rounds in paid:
+        if isinstance(inv, OpenedInvoice):  # not written yet: written paid
+            inv.update(status="paid", paid_at=now, next_attempt_at=None, charge_attempts=rounds)
+            opened.append(inv)
+    await repo.insert_invoices(conn, opened)
     await repo.mark_invoices_paid(
         conn, [(inv["id"], rounds) for inv, _, rounds in paid if not isinstance(inv, OpenedInvoice)], paid_at=now
     )
-    payment_ids = [uuid.uuid4() for _ in paid]
+    payment_ids = uuid4s(len(paid))
     await repo.insert_payments(conn, [_payment_row(inv, attempt, pid, now) for pid, (inv, attempt, _) in zip(payment_ids, paid)])
     behind = [inv["order_id"] for inv, _, _ in paid if inv["order_status"] in ("past_due", "suspended")]
     if behind:

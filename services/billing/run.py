@@ -23,6 +23,7 @@ from services.billing.domain import period_start
 from services.billing.processor import PaymentProcessor
 from shared.db import UnitOfWork, unit_of_work
 from shared.events.billing import CardExpiryApproached
+from shared.ids import uuid4s
 from shared.logging import get_logger
 
 log = get_logger("billing.run")
@@ -60,9 +61,14 @@ class BillingRun:
         summary.expiring_cards = await self._announce_expiring_cards(as_of, site_id, contact_id, correlation_id)
         # An order owes at most one open invoice, so catching up on several periods goes period by
         # period: the next is opened once the last is paid.
+        lanes = range(max(1, self.settings.billing_run_concurrency))
         for _ in range(10_000):
-            billed = await self._bill_due_orders(as_of, site_id, contact_id, correlation_id, summary)
-            retried = await self._charge_due(as_of, site_id, contact_id, correlation_id, summary)
+            billed = sum(await asyncio.gather(*(
+                self._bill_due_orders(as_of, site_id, contact_id, correlation_id, summary) for _ in lanes
+            )))
+            retried = sum(await asyncio.gather(*(
+                self._charge_due(as_of, site_id, contact_id, correlation_id, summary) for _ in lanes
+            )))
             if not billed and not retried:
                 break
         log.info("billing_run.finished", **summary.dict())
@@ -107,7 +113,7 @@ class BillingRun:
         """Each order's period that has begun: its invoice (written by ``_charge``), and the order
         advanced to the next period (cancelled instead when it ends at this period's end)."""
         invoices, advances = [], []
-        for o in orders:
+        for o, invoice_id in zip(orders, uuid4s(len(orders))):
             if o["cancel_at_period_end"]:
                 await repo.update(conn, "orders", o["id"], status="cancelled", next_billing_at=None)
                 summary.cancelled += 1
@@ -119,7 +125,7 @@ class BillingRun:
                 order_id=o["id"], site_id=o["site_id"], contact_id=o["contact_id"], sequence=index + 1,
                 period_start=o["next_billing_at"], period_end=end, amount=o["amount"], currency=o["currency"],
                 product_id=o["product_id"], product_name=o["product_name"], kind=o["kind"],
-                installments=o["installments"], card_id=o["card_id"],
+                installments=o["installments"], card_id=o["card_id"], id=invoice_id,
             ))
             advances.append((o["id"], index + 1, None if last else end))
         await repo.advance_orders(conn, advances)

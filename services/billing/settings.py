@@ -17,3 +17,7 @@ class BillingSettings(ServiceSettings):
     # Orders (invoices) a billing run claims, charges together (one batch at the processor) and writes
     # in one transaction.
     billing_run_batch: int = 500
+    # Batches a billing run has in flight at once (each its own transaction and connection): while
+    # one waits for the processor or the database, the next is claimed and written. On 2 shared
+    # cores 2 cost more CPU per subscription than they saved in waiting (docs/performance.md).
+    billing_run_concurrency: int = 1

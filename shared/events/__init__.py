@@ -9,6 +9,9 @@ from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
+
+from shared.ids import uuid4s
 
 EVENT_TYPES: dict[tuple[str, int], type["Event"]] = {}
 
@@ -66,6 +69,30 @@ class Envelope(BaseModel):
 
 class UnknownEventType(Exception):
     pass
+
+
+def envelopes_json(
+    events: list[Event], *, producer: str, correlation_id: str, causation_id: UUID | None = None
+) -> list[tuple[UUID, str, str]]:
+    """(id, type, JSON) of each event's envelope: the JSON ``Envelope.wrap(event, ...)`` would dump
+    (same fields, same order, same formats; one ``occurred_at`` for the batch), written without the
+    envelope: the validated event's own JSON is spliced into the envelope's. A third of what the
+    billing run spent per payment went into the envelope (a payload dict, then validating and
+    dumping the envelope around it)."""
+    if not events:
+        return []
+    common = (
+        f',"occurred_at":{to_json(datetime.now(timezone.utc)).decode()},"producer":{to_json(producer).decode()},'
+        f'"correlation_id":{to_json(correlation_id).decode()},'
+        f'"causation_id":{to_json(causation_id).decode()},"payload":'
+    )
+    heads: dict[type, str] = {}
+    out = []
+    for event_id, event in zip(uuid4s(len(events)), events):
+        if (head := heads.get(type(event))) is None:
+            head = heads[type(event)] = f'","type":{to_json(event.routing_key).decode()},"version":{event.version}'
+        out.append((event_id, event.routing_key, f'{{"id":"{event_id}{head}{common}{event.model_dump_json()}}}'))
+    return out
 
 
 def load_catalogue() -> None:

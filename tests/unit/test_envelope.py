@@ -1,3 +1,4 @@
+import json
 import uuid
 from datetime import datetime, timezone
 
@@ -46,3 +47,33 @@ def test_wire_names_are_explicit_and_past_tense():
         service, *_, verb = routing_key.split(".")
         assert service in {"auth", "billing", "membership", "notify"}
         assert verb.endswith("ed") or verb in {"sent", "held"}, routing_key
+
+
+def test_envelopes_written_in_a_batch_are_the_envelopes_wrap_writes():
+    """``envelopes_json`` (the billing run's batches) splices each event's JSON into its envelope's:
+    what it writes must read back as the envelope ``Envelope.wrap`` makes, field for field."""
+    from shared.events import envelopes_json
+    from shared.events.billing import Money, PaymentSucceeded
+
+    now = datetime.now(timezone.utc)
+    paid = PaymentSucceeded(
+        payment_id=uuid.uuid4(), order_id=uuid.uuid4(), invoice_id=uuid.uuid4(), contact_id=uuid.uuid4(),
+        site_id=uuid.uuid4(), product_id=uuid.uuid4(), product_name='Gold "monthly" \u00e9', kind="subscription",
+        amount=Money(amount=1900, currency="USD"), card_brand="visa", card_last4="4242", period_start=now,
+        period_end=None, sequence=2, paid_at=now,
+    )
+    events = [contact_created(), paid, contact_created()]
+    cause = uuid.uuid4()
+    rows = envelopes_json(events, producer="billing", correlation_id='run "1"', causation_id=cause)
+    assert [r[1] for r in rows] == [e.routing_key for e in events]
+    assert len({r[0] for r in rows}) == 3 and all(r[0].version == 4 for r in rows)
+    for (event_id, _, text), event in zip(rows, events):
+        written = Envelope.model_validate_json(text)
+        wrapped = Envelope.wrap(event, producer="billing", correlation_id='run "1"', causation_id=cause)
+        assert written.id == event_id
+        assert written.model_dump(exclude={"id", "occurred_at"}) == wrapped.model_dump(exclude={"id", "occurred_at"})
+        assert written.open() == event
+        # the same fields in the same order as the envelope dumps them
+        assert list(json.loads(text)) == list(json.loads(wrapped.model_dump_json()))
+    assert envelopes_json([], producer="billing", correlation_id="c") == []
+    assert json.loads(envelopes_json([paid], producer="billing", correlation_id="c")[0][2])["causation_id"] is None

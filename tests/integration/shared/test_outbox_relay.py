@@ -103,3 +103,33 @@ async def test_the_relay_is_woken_by_notify_not_by_polling(service):
             assert asyncio.get_running_loop().time() - started < 1.0
     finally:
         await relay.stop()
+
+
+async def test_publish_many_sends_what_publish_sends_and_answers_each_message(service):
+    """The relay's batch publish: every message with publish's properties, in order, each with its
+    own answer (an unroutable one among routable ones does not spoil the others), and a body larger
+    than a frame split as aio-pika splits it."""
+    settings, pool, bus = service
+    _, received = await listen(bus, Pinged.routing_key)
+    await bus.publish(Pinged.routing_key, b'{"one": 1}', message_id="single", correlation_id="corr-1")
+    big = json.dumps({"pad": "x" * 300_000}).encode()  # more than frame_max (128 KiB)
+    batch = [
+        (Pinged.routing_key, b'{"n": 1}', "m-1", "corr-2"),
+        (Unheard.routing_key, b'{"n": 2}', "m-2", "corr-2"),
+        (Pinged.routing_key, big, "m-3", ""),
+        (Pinged.routing_key, b'{"n": 4}', "m-4", "corr-2"),
+    ]
+    results = await bus.publish_many(batch)
+    assert [type(r) for r in results] == [type(None), Unroutable, type(None), type(None)]
+    await eventually(lambda: asyncio.sleep(0, len(received) == 4), timeout=5)
+    assert [m.message_id for m in received] == ["single", "m-1", "m-3", "m-4"]
+    assert received[2].body == big
+    single, first = received[0], received[1]
+    for field in ("delivery_mode", "content_type", "headers", "priority", "type"):
+        assert getattr(first, field) == getattr(single, field), field
+    assert (first.correlation_id, first.type, first.delivery_mode) == ("corr-2", Pinged.routing_key, aio_pika.DeliveryMode.PERSISTENT)
+    # The channel's bookkeeping is left clean: a later single publish is confirmed as before.
+    channel = await bus.channel.get_underlay_channel()
+    assert not channel.confirmations and not channel.message_id_delivery_tag
+    await bus.publish(Pinged.routing_key, b"{}", message_id="after", correlation_id="c")
+    assert await bus.publish_many([]) == []
