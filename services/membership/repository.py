@@ -318,24 +318,6 @@ async def insert_contact(
     last_name: str,
     tags: list[str] | None = None,
     fields: dict[str, Any] | None = None,
-) -> bool:
-    """False when the email is already registered on the site."""
-    return await insert_contact_returning(
-        conn, contact_id=contact_id, site_id=site_id, email=email, first_name=first_name, last_name=last_name,
-        tags=tags, fields=fields,
-    ) is not None
-
-
-async def insert_contact_returning(
-    conn: asyncpg.Connection,
-    *,
-    contact_id: UUID,
-    site_id: UUID,
-    email: str,
-    first_name: str,
-    last_name: str,
-    tags: list[str] | None = None,
-    fields: dict[str, Any] | None = None,
 ) -> dict | None:
     """The new contact as ``contact`` reads it; None when the email is already registered on the site."""
     return _contact(

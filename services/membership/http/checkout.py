@@ -57,7 +57,7 @@ async def checkout_contact(request: web.Request) -> web.Response:
         created = await repo.insert_contact(
             uow.conn, contact_id=contact_id, site_id=site.id, email=body.email,
             first_name=body.first_name, last_name=body.last_name,
-        )
+        ) is not None
         if created:
             await uow.publish(
                 ContactCreated(

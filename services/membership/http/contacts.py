@@ -63,7 +63,7 @@ async def create_contact(request: web.Request) -> web.Response:
         level = await repo.level_of_site(uow.conn, site_id, body.level_id) if body.level_id else None
         if body.level_id and level is None:
             raise UnknownLevel(details={"fields": {"level_id": "no such level on this site"}})
-        if not await repo.insert_contact(
+        contact = await repo.insert_contact(
             uow.conn,
             contact_id=contact_id,
             site_id=site_id,
@@ -72,9 +72,9 @@ async def create_contact(request: web.Request) -> web.Response:
             last_name=body.last_name,
             tags=sorted(set(body.tags)),
             fields=fields,
-        ):
+        )
+        if contact is None:
             raise EmailTaken("A contact with this email address already exists on this site.")
-        contact = await repo.contact(uow.conn, site_id, contact_id)
         await uow.publish(
             ContactCreated(
                 contact_id=contact_id,

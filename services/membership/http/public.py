@@ -32,7 +32,7 @@ async def register(request: web.Request) -> web.Response:
         if site is None:
             raise SiteNotFound()
         level_id = check_can_register(site)
-        contact = await repo.insert_contact_returning(
+        contact = await repo.insert_contact(
             uow.conn,
             contact_id=contact_id,
             site_id=site.id,
