@@ -102,11 +102,12 @@ async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record
     )
 
 
-async def mark_sending(conn: asyncpg.Connection, message_id: UUID) -> None:
-    """The message is about to be ended with the SMTP "." (see delivery.py): from this commit until
-    ``mark_sent``'s, whether the server took it is unknown."""
+async def mark_sending(conn: asyncpg.Connection, message_ids: list[UUID]) -> None:
+    """The messages are about to be ended with the SMTP "." (see delivery.py): from this commit until
+    each one's ``mark_sent``, whether the server took it is unknown."""
     await conn.execute(
-        "UPDATE messages SET status = 'sending', sending_at = clock_timestamp() WHERE id = $1", message_id
+        "UPDATE messages SET status = 'sending', sending_at = clock_timestamp() WHERE id = ANY($1::uuid[])",
+        message_ids,
     )
 
 
