@@ -226,12 +226,14 @@ async def queue_for_contact(
     fields: dict[str, object] | None = None,
     to: str | None = None,
     sites=None,
+    remember_site: tuple[str, str] | None = None,
     **kw,
 ) -> UUID:
     """An email to a contact: what notify stored about them and their site, then the event's own fields
-    (which win: a blank in the event is held, never papered over)."""
-    context = await repo.email_context(uow.conn, contact_id, site_id, template_name)  # one round trip
-    site_name = context["site_name"]
+    (which win: a blank in the event is held, never papered over). ``remember_site``: (slug, name) the
+    event said of the site, kept in the same round trip (``repo.email_context``)."""
+    context = await repo.email_context(uow.conn, contact_id, site_id, template_name, remember=remember_site)
+    site_name = context["site_name"] or (remember_site and remember_site[1].strip()) or None
     if site_name is None and sites is not None:  # no event named the site yet: membership is asked
         site_name = await sites.name(uow.conn, site_id)
     values: dict[str, object] = {"site_name": site_name, "center_url": settings.public_url.rstrip("/") + "/center"}
