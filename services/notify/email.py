@@ -2,6 +2,8 @@
 for delivery or hold it with the reason (and say so on the bus, through the outbox)."""
 
 import binascii
+import functools
+import re
 import uuid
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -87,7 +89,20 @@ def _header(value: str) -> str:
     return Header(value, "utf-8", maxlinelen=76, header_name="Subject").encode()
 
 
+# A bare ASCII address (dot-atoms on both sides of the @): parseaddr + formataddr give it back as it is.
+_BARE_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
 def _address(value: str) -> str:
+    if _BARE_ADDRESS.fullmatch(value):  # most recipients: no parsing
+        return value
+    return _parsed_address(value)
+
+
+@functools.lru_cache(maxsize=256)  # the senders: a few, parsed once each
+def _parsed_address(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("an address may not contain a line break")
     name, address = parseaddr(value)
