@@ -147,7 +147,12 @@ class Consumer:
             while self._waiting:
                 batch = self._waiting[: self.settings.consumer_batch]
                 del self._waiting[: len(batch)]
-                await self.process_batch(batch)
+                try:
+                    await self.process_batch(batch)
+                except Exception as exc:
+                    # Whatever failed here, what still waits is this task's to take: a leader that
+                    # stopped would leave it until the next delivery (for ever, after the last one).
+                    log.warning("consumer.batch_failed", size=len(batch), error=repr(exc))
         finally:
             self._batches -= 1
             self._inflight.discard(task)
@@ -180,8 +185,7 @@ class Consumer:
             alone = [m for m, _, _ in work] + alone
         else:
             for message, _, _ in work:
-                await message.ack()
-                _count(message, "processed")
+                await _ack(message)
         for message in alone:
             await self.process(message)
 
@@ -263,8 +267,7 @@ class Consumer:
             return
         finally:
             clear_contextvars()
-        await message.ack()
-        _count(message, "processed")
+        await _ack(message)
 
     async def _failed(self, message: AbstractIncomingMessage, exc: Exception) -> None:
         deliveries = _deliveries(message)
@@ -293,6 +296,18 @@ class Consumer:
                 return
             await handler(event, uow)
         log.info("consumer.applied", handler=handler.__name__)
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    """Ack after the commit. An ack that fails (its channel closed with the broker: a restart) is not
+    an error of the message: the broker delivers it again on the next channel, and the inbox makes that
+    a no-op; the messages after it are still acked (or delivered again) each on its own."""
+    try:
+        await message.ack()
+    except Exception as exc:
+        log.warning("consumer.ack_failed", routing_key=message.routing_key, error=repr(exc))
+        return
+    _count(message, "processed")
 
 
 def _deliveries(message: AbstractIncomingMessage) -> int:

@@ -1,17 +1,20 @@
 """SMTP delivery of queued messages: sent, retried with backoff on temporary failures, or held.
 
-Each message is claimed with ``FOR UPDATE SKIP LOCKED`` (several notify workers never send the same
-message), up to ``delivery_concurrency`` at once. 4xx answers and connection trouble are temporary;
-5xx answers are permanent.
+Messages are claimed with ``FOR UPDATE SKIP LOCKED`` (several notify workers never send the same
+message), up to ``delivery_concurrency`` in one transaction (a batch: one claim, one ``sending``
+update, one commit for all of them; their sessions are opened and their bodies written at the same
+time). 4xx answers and connection trouble are temporary; 5xx answers are permanent.
 
 An SMTP server takes a message when it reads the final ``.`` of DATA, not before: a session cut
 anywhere earlier (the worker killed while connecting, in MAIL, RCPT or the body) delivers nothing.
 So the states and their commits are sequenced around that one line:
 
-1. claim the message, open the session, send MAIL, RCPT, DATA and the body, all but the final ``.``;
-   then commit ``status = 'sending'`` (with ``sending_at``). A crash before this commit leaves the
+1. claim the messages, open a session each, send MAIL, RCPT, DATA and the body, all but the final
+   ``.``; then commit ``status = 'sending'`` (with ``sending_at``). A crash before this commit leaves the
    message ``queued`` and the server's transaction unfinished: sending it again is not a duplicate.
-2. write the ``.`` and read the answer;
+2. for each message in turn, write the ``.`` and read the answer (a message of the batch waits in
+   ``sending`` for the ones before it: killed there, it is sent again later although the server never
+   had it, a delay and not a copy);
 3. on ``250``, one statement commits ``sent``, deletes the rendered body and writes
    ``notify.email.sent`` to the outbox (one round trip: the window is as short as we can make it).
    Any other answer is recorded as before (4xx postponed, 5xx held): the server did not take it.
@@ -210,13 +213,12 @@ class Delivery(ListeningWorker):
         if time.monotonic() >= self._next_recovery:
             self._next_recovery = time.monotonic() + self.uncertain_after / 2
             await self.recover_uncertain()
-        # One first: a wake-up for one email (the usual case) claims once, not ``at_once`` times.
-        if not await self._deliver_one():
+        # One first: a wake-up for one email (the usual case) claims one, then what else is due in
+        # batches of up to ``delivery_concurrency``.
+        if not await self._deliver_batch(1):
             return False
-        # Each send holds a connection of the pool: leave room for the consumer and the relay.
-        at_once = max(1, min(self.settings.delivery_concurrency, self.settings.db_pool_max // 2))
-        sent = await asyncio.gather(*(self._deliver_one() for _ in range(at_once)))
-        return all(sent)
+        at_once = max(1, self.settings.delivery_concurrency)
+        return await self._deliver_batch(at_once) == at_once
 
     async def recover_uncertain(self) -> int:
         """Queue again the messages a dead worker left in 'sending' (see the module's docstring)."""
@@ -226,43 +228,59 @@ class Delivery(ListeningWorker):
             log.warning("email.uncertain_resend", message_id=str(message_id))
         return len(ids)
 
-    async def _deliver_one(self) -> bool:
-        """Claim one due message and deliver it (steps 1-3 of the module's docstring). False when
-        none was due. The SMTP session goes back to the pool (or QUITs) only after the outcome is
-        committed, and only when the server took the message."""
-        session = None
-        delivered = False
+    async def _deliver_batch(self, limit: int) -> int:
+        """Claim up to ``limit`` due messages and deliver them (steps 1-3 of the module's docstring);
+        → how many were claimed. One transaction claims them all, opens their sessions and sends
+        everything but each one's final "." (at the same time, one session each), records the ones
+        that failed there and commits 'sending' for the others in one statement; then each is ended
+        and recorded in turn. A session goes back to the pool (or QUITs) only after its message's
+        outcome is committed, and only when the server took the message."""
+        sessions: dict = {}
         try:
             async with self.pool.acquire() as conn:
                 async with conn.transaction():
-                    rows = await repo.claim_due(conn, 1)
+                    rows = await repo.claim_due(conn, limit)
                     if not rows:
-                        return False
-                    row = rows[0]
+                        return 0
+                    began = await asyncio.gather(
+                        *(self.send_all_but_the_end(row["to_address"], row["mime"]) for row in rows),
+                        return_exceptions=True,
+                    )
+                    ready = []
+                    for row, outcome in zip(rows, began):
+                        if isinstance(outcome, Session):
+                            sessions[row["id"]] = outcome
+                            ready.append(row)
+                    for row, outcome in zip(rows, began):
+                        if isinstance(outcome, Session):
+                            continue
+                        if not isinstance(outcome, Exception):  # cancelled: nothing of this batch commits
+                            raise outcome
+                        # PermanentFailure, TemporaryFailure, or anything else: temporary
+                        await self._record_failure(conn, row, outcome)
+                    if ready:
+                        await repo.mark_sending(conn, [row["id"] for row in ready])
+                for row in ready:
+                    crash_point("notify.before_end_of_data")
+                    sent = repo.sent_args(row["id"], self._sent_event(row))  # built before the "."
+                    session = sessions.pop(row["id"])
                     try:
-                        session = await self.send_all_but_the_end(row["to_address"], row["mime"])
-                    except Exception as exc:  # PermanentFailure, TemporaryFailure, or anything else: temporary
-                        await self._record_failure(conn, row, exc)
-                        return True
-                    await repo.mark_sending(conn, row["id"])
-                crash_point("notify.before_end_of_data")
-                sent = repo.sent_args(row["id"], self._sent_event(row))  # built before the "."
-                try:
-                    await self._end_and_record(session.client, conn, sent)
-                except (PermanentFailure, TemporaryFailure) as exc:  # the answer to the "." (or none)
-                    async with conn.transaction():
-                        await self._record_failure(conn, row, exc)
-                    return True
-                delivered = True
-                EMAILS_SENT.inc()
-                log.info("email.sent", message_id=str(row["id"]))
-                return True
-        finally:
-            if session is not None:
-                if delivered:
+                        await self._end_and_record(session.client, conn, sent)
+                    except (PermanentFailure, TemporaryFailure) as exc:  # the answer to the "." (or none)
+                        session.client.close()
+                        async with conn.transaction():
+                            await self._record_failure(conn, row, exc)
+                        continue
+                    except BaseException:
+                        session.client.close()
+                        raise  # the others keep their 'sending' (no "." written): sent again later
+                    EMAILS_SENT.inc()
+                    log.info("email.sent", message_id=str(row["id"]))
                     await self.smtp.give_back(session)
-                else:
-                    session.client.close()
+                return len(rows)
+        finally:
+            for session in sessions.values():  # not ended: the server discards what it was given
+                session.client.close()
 
     async def _end_and_record(self, client: aiosmtplib.SMTP, conn, sent: tuple) -> None:
         """Step 2 and 3: the "." and, on 250, the record of it (``MARK_SENT``), with as little as

@@ -2,6 +2,8 @@
 for delivery or hold it with the reason (and say so on the bus, through the outbox)."""
 
 import binascii
+import functools
+import re
 import uuid
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -87,7 +89,20 @@ def _header(value: str) -> str:
     return Header(value, "utf-8", maxlinelen=76, header_name="Subject").encode()
 
 
+# A bare ASCII address (dot-atoms on both sides of the @): parseaddr + formataddr give it back as it is.
+_BARE_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
 def _address(value: str) -> str:
+    if _BARE_ADDRESS.fullmatch(value):  # most recipients: no parsing
+        return value
+    return _parsed_address(value)
+
+
+@functools.lru_cache(maxsize=256)  # the senders: a few, parsed once each
+def _parsed_address(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("an address may not contain a line break")
     name, address = parseaddr(value)
@@ -226,12 +241,14 @@ async def queue_for_contact(
     fields: dict[str, object] | None = None,
     to: str | None = None,
     sites=None,
+    remember_site: tuple[str, str] | None = None,
     **kw,
 ) -> UUID:
     """An email to a contact: what notify stored about them and their site, then the event's own fields
-    (which win: a blank in the event is held, never papered over)."""
-    context = await repo.email_context(uow.conn, contact_id, site_id, template_name)  # one round trip
-    site_name = context["site_name"]
+    (which win: a blank in the event is held, never papered over). ``remember_site``: (slug, name) the
+    event said of the site, kept in the same round trip (``repo.email_context``)."""
+    context = await repo.email_context(uow.conn, contact_id, site_id, template_name, remember=remember_site)
+    site_name = context["site_name"] or (remember_site and remember_site[1].strip()) or None
     if site_name is None and sites is not None:  # no event named the site yet: membership is asked
         site_name = await sites.name(uow.conn, site_id)
     values: dict[str, object] = {"site_name": site_name, "center_url": settings.public_url.rstrip("/") + "/center"}

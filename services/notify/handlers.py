@@ -56,7 +56,7 @@ def make_handlers(settings, sites: SiteNames | None = None):
             return value
         return SealedField(name, value, link_context(event.routing_key, event.login_id), keys)
 
-    def email(uow: UnitOfWork, template: str, event, *, to: str | None = None, **fields):
+    def email(uow: UnitOfWork, template: str, event, *, to: str | None = None, remember_site=None, **fields):
         return queue_for_contact(
             uow,
             settings,
@@ -66,6 +66,7 @@ def make_handlers(settings, sites: SiteNames | None = None):
             to=to,
             fields=fields,
             sites=sites,
+            remember_site=remember_site,
         )
 
     async def remember_contact(event: ContactCreated, uow: UnitOfWork) -> None:
@@ -110,11 +111,11 @@ def make_handlers(settings, sites: SiteNames | None = None):
 
     async def send_welcome_on_credentials_issued(event: CredentialsIssued | CredentialsIssuedV1, uow: UnitOfWork) -> None:
         legacy = isinstance(event, CredentialsIssuedV1)
-        await repo.remember_site(uow.conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
         await email(
             uow,
             "credentials_resent" if event.resent else "welcome",
             event,
+            remember_site=(event.site_slug, event.site_name),
             to=event.email,
             first_name=event.first_name,
             site_name=event.site_name,
@@ -128,11 +129,11 @@ def make_handlers(settings, sites: SiteNames | None = None):
 
     async def send_password_reset(event: PasswordResetRequested | PasswordResetRequestedV1, uow: UnitOfWork) -> None:
         legacy = isinstance(event, PasswordResetRequestedV1)
-        await repo.remember_site(uow.conn, site_id=event.site_id, name=event.site_name)
         await email(
             uow,
             "password_reset",
             event,
+            remember_site=("", event.site_name),
             to=event.email,
             first_name=event.first_name,
             site_name=event.site_name,

@@ -1,6 +1,6 @@
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 
 from shared.settings import ServiceSettings, port_field
 
@@ -11,6 +11,12 @@ class NotifySettings(ServiceSettings):
     # CC_LINK_KEYS: the keys that seal the set-password and reset links in events (shared/sealing.py);
     # the same value in auth and notify; the service refuses to start without it.
     link_keys: SecretStr | None = None
+    # Notify's consumer takes three events per registration: batches of them share a transaction
+    # (shared/consumer.py). CC_NOTIFY_CONSUMER_* set notify's alone, CC_CONSUMER_* every service's.
+    consumer_concurrency: int = Field(
+        1, validation_alias=AliasChoices("CC_NOTIFY_CONSUMER_CONCURRENCY", "CC_CONSUMER_CONCURRENCY")
+    )
+    consumer_batch: int = Field(32, validation_alias=AliasChoices("CC_NOTIFY_CONSUMER_BATCH", "CC_CONSUMER_BATCH"))
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     # none: plain SMTP (a local sink); starttls: upgrade when offered; tls: implicit TLS (port 465).

@@ -102,11 +102,12 @@ async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record
     )
 
 
-async def mark_sending(conn: asyncpg.Connection, message_id: UUID) -> None:
-    """The message is about to be ended with the SMTP "." (see delivery.py): from this commit until
-    ``mark_sent``'s, whether the server took it is unknown."""
+async def mark_sending(conn: asyncpg.Connection, message_ids: list[UUID]) -> None:
+    """The messages are about to be ended with the SMTP "." (see delivery.py): from this commit until
+    each one's ``mark_sent``, whether the server took it is unknown."""
     await conn.execute(
-        "UPDATE messages SET status = 'sending', sending_at = clock_timestamp() WHERE id = $1", message_id
+        "UPDATE messages SET status = 'sending', sending_at = clock_timestamp() WHERE id = ANY($1::uuid[])",
+        message_ids,
     )
 
 
@@ -196,23 +197,34 @@ async def remember_site(conn: asyncpg.Connection, *, site_id: UUID, slug: str = 
     await conn.execute(_REMEMBER_SITE.format(id="$1", slug="$2", name="$3"), site_id, slug.strip(), name.strip())
 
 
-async def email_context(conn: asyncpg.Connection, contact_id: UUID, site_id: UUID, template: str) -> asyncpg.Record:
+async def email_context(
+    conn: asyncpg.Connection, contact_id: UUID, site_id: UUID, template: str, *, remember: tuple[str, str] | None = None
+) -> asyncpg.Record:
     """What an email to a contact needs, in one round trip: the contact (``email`` etc. null when
     unknown), the site's name, its own version of the template (``subject`` etc. null when it has none)
-    and its From/Reply-To (``has_settings`` false when its admin set none)."""
-    return await conn.fetchrow(
-        "SELECT c.email, c.first_name, c.last_name, NULLIF(s.name, '') AS site_name,"
-        " t.subject, t.text_body, t.html_body, t.name IS NOT NULL AS has_template,"
-        " e.mail_from, e.reply_to, e.site_id IS NOT NULL AS has_settings"
-        " FROM (SELECT 1) AS one"
-        " LEFT JOIN contacts c ON c.id = $1 AND c.site_id = $2"
-        " LEFT JOIN sites s ON s.id = $2"
-        " LEFT JOIN site_templates t ON t.site_id = $2 AND t.name = $3"
-        " LEFT JOIN email_settings e ON e.site_id = $2",
-        contact_id,
-        site_id,
-        template,
-    )
+    and its From/Reply-To (``has_settings`` false when its admin set none). ``remember``: (slug, name)
+    the event said of the site, kept as ``remember_site`` keeps it, in the same statement (the name
+    read back is then the one from before the statement: the event's own wins anyway)."""
+    if remember is not None:
+        slug, name = remember
+        return await conn.fetchrow(_REMEMBERING_CONTEXT, contact_id, site_id, template, slug.strip(), name.strip())
+    return await conn.fetchrow(_EMAIL_CONTEXT, contact_id, site_id, template)
+
+
+_EMAIL_CONTEXT = (
+    "SELECT c.email, c.first_name, c.last_name, NULLIF(s.name, '') AS site_name,"
+    " t.subject, t.text_body, t.html_body, t.name IS NOT NULL AS has_template,"
+    " e.mail_from, e.reply_to, e.site_id IS NOT NULL AS has_settings"
+    " FROM (SELECT 1) AS one"
+    " LEFT JOIN contacts c ON c.id = $1 AND c.site_id = $2"
+    " LEFT JOIN sites s ON s.id = $2"
+    " LEFT JOIN site_templates t ON t.site_id = $2 AND t.name = $3"
+    " LEFT JOIN email_settings e ON e.site_id = $2"
+)
+# ``_REMEMBER_SITE`` ($2 the site, $4 its slug, $5 its name) and the context in one statement.
+_REMEMBERING_CONTEXT = (
+    "WITH site AS (" + _REMEMBER_SITE.format(id="$2", slug="$4", name="$5") + " RETURNING 1) " + _EMAIL_CONTEXT
+)
 
 
 async def site_name(conn: asyncpg.Connection, site_id: UUID) -> str | None:

@@ -28,7 +28,14 @@ class Server:
         self.received: list[str] = []
         self.answers: dict[str, str] = {}
         self.delay = 0.0
+        self.refused: set[str] = set()
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
@@ -149,3 +156,34 @@ def test_an_answer_is_read_whole_before_it_counts():
         _reply(b"250 ok\r\n250 more\r\n")  # two answers to one "."
     with pytest.raises(UncertainFailure):
         _reply(b"hello\r\n")
+
+
+
+async def test_a_batch_of_due_messages_is_claimed_and_marked_sending_together_and_a_refusal_stays_its_own(
+    database_url, server, pool
+):
+    """Eight due messages: the first alone (a wake-up for one email claims one), then the seven others
+    in one claim and one 'sending' update for the six the server did not refuse at RCPT; the refused
+    one is held, the others sent once each."""
+    addresses = [f"b{i}@example.org" for i in range(8)]
+    for to in addresses:
+        await queue(pool, to)
+    server.refused = {"b3@example.org"}
+    statements: list[str] = []
+
+    async def note_statements(conn) -> None:
+        conn.add_query_logger(lambda record: statements.append(record.query))
+
+    counted = await asyncpg.create_pool(database_url, min_size=1, max_size=10, init=note_statements,
+                                        server_settings={"search_path": SCHEMA})
+    try:
+        await deliver_all(database_url, server, counted, delivery_concurrency=8)
+    finally:
+        await counted.close()
+    found = await records(pool)
+    assert sorted(server.received) == sorted(set(addresses) - server.refused)
+    assert found["b3@example.org"]["status"] == "held" and "550" in found["b3@example.org"]["reason"]
+    assert {r["status"] for to, r in found.items() if to != "b3@example.org"} == {"sent"}
+    claims = [q for q in statements if "FOR UPDATE OF m SKIP LOCKED" in q]
+    sending = [q for q in statements if "SET status = 'sending'" in q]
+    assert (len(claims), len(sending)) == (2, 2), statements

@@ -79,3 +79,20 @@ async def test_naming_a_known_site_again_neither_waits_for_nor_blocks_another_tr
                         await asyncio.wait_for(remember(second), timeout=2)
     finally:
         await auth_pool.close()
+
+
+async def test_the_context_of_an_email_remembers_the_events_site_in_the_same_statement(notify_pool):
+    """The welcome reads its context and keeps what its event said of the site in one round trip: a
+    new site is kept, a repeated one rewrites nothing, a blank never overwrites, a new name is kept."""
+    site_id, contact_id = uuid.uuid4(), uuid.uuid4()
+    async with notify_pool.acquire() as conn:
+        context = await repo.email_context(conn, contact_id, site_id, "welcome", remember=("school", "The School"))
+        assert context["site_name"] is None  # read as it was before the statement: the event's name wins anyway
+        assert tuple(await conn.fetchrow("SELECT slug, name FROM sites WHERE id = $1", site_id)) == ("school", "The School")
+        first = await conn.fetchval("SELECT xmin::text FROM sites WHERE id = $1", site_id)
+        context = await repo.email_context(conn, contact_id, site_id, "welcome", remember=("school", "The School"))
+        assert context["site_name"] == "The School"
+        await repo.email_context(conn, contact_id, site_id, "welcome", remember=("", ""))
+        assert await conn.fetchval("SELECT xmin::text FROM sites WHERE id = $1", site_id) == first
+        await repo.email_context(conn, contact_id, site_id, "welcome", remember=("", "The New School"))
+        assert tuple(await conn.fetchrow("SELECT slug, name FROM sites WHERE id = $1", site_id)) == ("school", "The New School")

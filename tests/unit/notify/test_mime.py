@@ -53,3 +53,18 @@ def test_no_reply_to_header_unless_one_is_set():
 def test_a_line_break_in_a_header_is_refused():
     with pytest.raises(ValueError):
         parsed(subject="Welcome\r\nBcc: someone@example.org")
+
+
+def test_a_bare_address_is_written_as_the_parser_would_write_it_and_a_named_one_is_parsed():
+    from email.utils import formataddr, parseaddr
+
+    from services.notify.email import _BARE_ADDRESS, _address
+
+    for bare in ("ann@example.org", "a.b+c@sub.example.org", "o'neil@example.ie", "A_B-c=d@EXAMPLE.COM", "x@y"):
+        assert _BARE_ADDRESS.fullmatch(bare) and _address(bare) == formataddr(parseaddr(bare)) == bare
+    for other in ("a..b@example.org", ".a@example.org", "a@b..c", "Ann Lee <ann@example.org>", "ü@example.org"):
+        assert not _BARE_ADDRESS.fullmatch(other)
+    assert _address("Ann Lee <ann@example.org>") == "Ann Lee <ann@example.org>"
+    assert _address("Zoë <zoe@example.org>") == formataddr(("Zoë", "zoe@example.org"), charset="utf-8")
+    with pytest.raises(ValueError):
+        _address("Ann <ann@example.org>\r\nBcc: x@example.org")
