@@ -11,12 +11,14 @@ class NotifySettings(ServiceSettings):
     # CC_LINK_KEYS: the keys that seal the set-password and reset links in events (shared/sealing.py);
     # the same value in auth and notify; the service refuses to start without it.
     link_keys: SecretStr | None = None
-    # Notify's consumer takes three events per registration: batches of them share a transaction
-    # (shared/consumer.py). CC_NOTIFY_CONSUMER_* set notify's alone, CC_CONSUMER_* every service's.
+    # Notify's consumer: CC_NOTIFY_CONSUMER_* set notify's alone, CC_CONSUMER_* every service's
+    # (shared/consumer.py). The default stays every service's 32 x 1: one batch of up to 32 at a time
+    # costs a third less CPU per registration but made a SIGKILL of notify 2-3x as likely to land in
+    # an email's SMTP window (a second copy): docs/performance.md, "Notify, fourth pass".
     consumer_concurrency: int = Field(
-        1, validation_alias=AliasChoices("CC_NOTIFY_CONSUMER_CONCURRENCY", "CC_CONSUMER_CONCURRENCY")
+        32, validation_alias=AliasChoices("CC_NOTIFY_CONSUMER_CONCURRENCY", "CC_CONSUMER_CONCURRENCY")
     )
-    consumer_batch: int = Field(32, validation_alias=AliasChoices("CC_NOTIFY_CONSUMER_BATCH", "CC_CONSUMER_BATCH"))
+    consumer_batch: int = Field(1, validation_alias=AliasChoices("CC_NOTIFY_CONSUMER_BATCH", "CC_CONSUMER_BATCH"))
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     # none: plain SMTP (a local sink); starttls: upgrade when offered; tls: implicit TLS (port 465).
