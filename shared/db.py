@@ -121,7 +121,7 @@ class UnitOfWork:
             causation_id=self.causation_id,
         )
         await self.conn.execute(
-            "INSERT INTO outbox (event_id, routing_key, envelope) VALUES ($1, $2, $3::jsonb)",
+            "INSERT INTO outbox (event_id, routing_key, envelope) VALUES ($1, $2, $3::json)",
             envelope.id,
             envelope.type,
             envelope.model_dump_json(),
@@ -137,7 +137,7 @@ class UnitOfWork:
         if rows:
             await self.conn.execute(
                 "INSERT INTO outbox (event_id, routing_key, envelope)"
-                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])",
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::json[])",
                 *map(list, zip(*rows)),
             )
             self.published.extend(row[0] for row in rows)
