@@ -109,7 +109,8 @@ class BillingRun:
                 # The orders' advance goes to PostgreSQL while the processor charges the batch: the
                 # two wait on different processes, and commit (or roll back) together all the same.
                 await self._charge(
-                    conn, invoices, as_of, correlation_id, summary, meanwhile=lambda: repo.advance_orders(conn, advances)
+                    conn, invoices, as_of, correlation_id, summary, cards=_claimed_cards(orders),
+                    meanwhile=lambda: repo.advance_orders(conn, advances),
                 )
             total += len(orders)
 
@@ -149,15 +150,20 @@ class BillingRun:
                 await self._charge(conn, invoices, as_of, correlation_id, summary)
             total += len(invoices)
 
-    async def _charge(self, conn, invoices, as_of, correlation_id, summary, *, meanwhile=None) -> None:
+    async def _charge(
+        self, conn, invoices, as_of, correlation_id, summary, *, cards: dict | None = None, meanwhile=None
+    ) -> None:
         """Charge a batch of invoices (locked by the caller's transaction, or just opened) together at
-        the processor, and record every outcome in that transaction. ``meanwhile()``: a statement of
-        the same transaction, run on ``conn`` while the processor answers."""
+        the processor, and record every outcome in that transaction. ``cards``: the orders' cards by
+        id, when the caller read them already. ``meanwhile()``: a statement of the same transaction,
+        run on ``conn`` while the processor answers."""
         if not invoices:
             if meanwhile is not None:
                 await meanwhile()
             return
-        order_cards = await repo.cards_by_ids(conn, list({inv["card_id"] for inv in invoices if inv["card_id"] is not None}))
+        order_cards = cards if cards is not None else await repo.cards_by_ids(
+            conn, list({inv["card_id"] for inv in invoices if inv["card_id"] is not None})
+        )
         card_lists = [await self._cards_for(conn, inv, order_cards) for inv in invoices]
         charging = charge_rounds(self.processor, list(zip(invoices, card_lists)))
         if meanwhile is None:
@@ -181,6 +187,18 @@ class BillingRun:
         if inv["failures"] > 0 or not cards:
             cards += await repo.fallback_cards(conn, inv["contact_id"], inv["card_id"])
         return cards
+
+
+def _claimed_cards(orders) -> dict:
+    """The cards paying the claimed orders (``claim_due_orders`` reads them with the orders), by id,
+    with the columns charging reads (as ``cards_by_ids`` would give them)."""
+    return {
+        o["card_id"]: {
+            "id": o["card_id"], "token": o["card_token"], "brand": o["card_brand"], "last4": o["card_last4"],
+            "removed_at": o["card_removed_at"],
+        }
+        for o in orders if o["card_id"] is not None and o["card_token"] is not None
+    }
 
 
 async def _both(first, second) -> tuple:
