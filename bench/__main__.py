@@ -42,6 +42,9 @@ def rows(results: dict) -> list[tuple]:
         row("welcome pipeline", "single registration p50 ms", p["latency"]["p50_ms"], None, "<= 15 ms", p["latency"]["p50_ms"] <= 15)
         row("welcome pipeline", "single registration p99 ms", p["latency"]["p99_ms"], None, "<= 40 ms", p["latency"]["p99_ms"] <= 40)
         compact = lambda d: " ".join(f"{k[:4]} {v:g}" for k, v in d.items())  # noqa: E731
+        if hops := p.get("single_hops_p50_ms"):
+            row("welcome pipeline", "single registration's hops, p50 ms each (see docs/performance.md)",
+                " / ".join(f"{v:.1f}" for v in hops.values()), None, "-", True)
         row("welcome pipeline", "peak RSS MiB (VmHWM) per process", compact(p["peak_rss_mib"]), None, "-", True)
         if "commits_per_registration" in p:
             row("welcome pipeline", "database commits per registration (incl. polling)", p["commits_per_registration"], None, "-", True)

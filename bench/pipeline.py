@@ -97,6 +97,37 @@ async def db_work(bs: BenchSystem) -> tuple[int, int]:
     return row["xact_commit"], row["written"]
 
 
+# Where a single registration's time goes, read from the rows each hop writes: the start of the
+# transaction that wrote them (now()) or the moment itself (clock_timestamp()). Same clock: one machine.
+_HOPS = """
+SELECT extract(epoch FROM c.created_at)::float8 AS membership, extract(epoch FROM l.created_at)::float8 AS auth,
+       extract(epoch FROM m.created_at)::float8 AS notify, extract(epoch FROM m.sending_at)::float8 AS sending
+FROM membership.contacts c JOIN auth.logins l ON l.contact_id = c.id JOIN notify.messages m ON m.contact_id = c.id
+WHERE c.email = $1 AND m.template = 'welcome'
+"""
+HOPS = (
+    ("request -> membership's transaction", "request", "membership"),
+    ("-> auth's consumer transaction", "membership", "auth"),
+    ("-> notify's consumer transaction", "auth", "notify"),
+    ("-> 'sending' (delivery claimed, SMTP up to the final '.')", "notify", "sending"),
+    ("-> the SMTP server's 250", "sending", "accepted"),
+)
+
+
+async def hops(bs: BenchSystem, timed: list[tuple[str, float, float]]) -> dict[str, float]:
+    """The p50 of each hop of the single registrations ``timed`` ((email, wall-clock start, accepted))."""
+    spans: dict[str, list[float]] = {name: [] for name, _, _ in HOPS}
+    async with bs.pool.acquire() as conn:
+        for email, started, accepted in timed:
+            row = await conn.fetchrow(_HOPS, email)
+            if row is None:
+                continue
+            at = {**row, "request": started, "accepted": accepted}
+            for name, start, end in HOPS:
+                spans[name].append(at[end] - at[start])
+    return {name: latency_ms(values)["p50_ms"] for name, values in spans.items() if values}
+
+
 def cpu_now(bs: BenchSystem) -> dict[str, float]:
     """CPU seconds used so far by each service process and by this harness (load generator + SMTP sink)."""
     return {**{name: cpu_seconds(bs.pid(name)) or 0.0 for name in SERVICES}, "harness": cpu_seconds(os.getpid()) or 0.0}
@@ -104,7 +135,7 @@ def cpu_now(bs: BenchSystem) -> dict[str, float]:
 
 async def run(quick: bool, full: bool) -> dict:
     sustained_n = 150 if quick else 2000 if full else 600
-    single_n = 20 if quick else 200
+    single_n = 60 if quick else 200  # p99 of 20 would be their maximum
     concurrency = 16
     result: dict = {}
     async with BenchSystem("pipeline", SERVICES) as bs:
@@ -113,11 +144,16 @@ async def run(quick: bool, full: bool) -> dict:
             for _ in range(3):
                 await register(session, bs.sink, f"warm-{uuid.uuid4().hex[:10]}@example.org")
             # Latency on an idle system: one registration at a time.
-            singles = []
+            singles, timed = [], []
             for _ in range(single_n):
-                singles.append((await register(session, bs.sink, f"one-{uuid.uuid4().hex[:10]}@example.org"))[1])
+                email = f"one-{uuid.uuid4().hex[:10]}@example.org"
+                started = time.time()
+                seconds = (await register(session, bs.sink, email))[1]
+                singles.append(seconds)
+                timed.append((email, started, started + seconds))
                 await asyncio.sleep(0.02)
             result["latency"] = latency_ms(singles)
+            result["single_hops_p50_ms"] = await hops(bs, timed)
             # Sustained rate: many at once, until the last email is accepted.
             emails = [f"many-{uuid.uuid4().hex[:10]}@example.org" for _ in range(sustained_n)]
             gate = asyncio.Semaphore(concurrency)

@@ -100,6 +100,13 @@ async def ensure_database(database_url: str) -> bool:
         await conn.close()
 
 
+_INSERT_FEW = [
+    "INSERT INTO outbox (event_id, routing_key, envelope) VALUES "
+    + ", ".join(f"(${3 * i + 1}, ${3 * i + 2}, ${3 * i + 3}::jsonb)" for i in range(n))
+    for n in range(1, 5)
+]
+
+
 class UnitOfWork:
     """One transaction: the state change and the events it causes commit together, or neither."""
 
@@ -134,13 +141,17 @@ class UnitOfWork:
         rows = envelopes_json(
             events, producer=self.producer, correlation_id=self.correlation_id, causation_id=self.causation_id
         )
-        if rows:
+        if not rows:
+            return []
+        if len(rows) <= len(_INSERT_FEW):  # a handler's few events: plain parameters, no arrays to encode
+            await self.conn.execute(_INSERT_FEW[len(rows) - 1], *(value for row in rows for value in row))
+        else:
             await self.conn.execute(
                 "INSERT INTO outbox (event_id, routing_key, envelope)"
                 " SELECT * FROM unnest($1::uuid[], $2::text[], $3::json[])",
                 *map(list, zip(*rows)),
             )
-            self.published.extend(row[0] for row in rows)
+        self.published.extend(row[0] for row in rows)
         return [row[0] for row in rows]
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from services.auth import repository as repo
 from services.auth.domain import username_candidates
-from services.auth.links import issue_password_link
+from services.auth.links import new_password_link
 from shared.db import UnitOfWork
 from shared.events.auth import CredentialsIssued
 from shared.events.membership import Granted
@@ -21,13 +21,18 @@ def make_handlers(settings):
         Later grants only update the level a resent welcome names: one login per contact and site.
         """
         conn = uow.conn
-        await repo.upsert_site(conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name)
-        existing = await repo.login_of_contact(conn, event.site_id, event.contact_id)
+        existing = await repo.name_site_and_find_login(
+            conn, site_id=event.site_id, slug=event.site_slug, name=event.site_name, contact_id=event.contact_id
+        )
         if existing is not None:
             await repo.remember_grant(conn, existing["id"], program_name=event.program_name, level_name=event.level_name)
             log.info("credentials.already_issued", contact_id=str(event.contact_id))
             return
         login_id = uuid.uuid4()
+        expires_at = datetime.now(timezone.utc) + timedelta(hours=settings.set_password_ttl_hours)
+        token_hash, set_password_link = new_password_link(
+            settings, login_id=login_id, routing_key=CredentialsIssued.routing_key
+        )
         for username in username_candidates(event.email):
             if await repo.insert_login(
                 conn,
@@ -39,15 +44,13 @@ def make_handlers(settings):
                 first_name=event.first_name,
                 program_name=event.program_name,
                 level_name=event.level_name,
+                token_id=uuid.uuid4(),
+                token_hash=token_hash,
+                token_expires_at=expires_at,
             ):
                 break
         else:
             raise RuntimeError("no free username")
-        expires_at = datetime.now(timezone.utc) + timedelta(hours=settings.set_password_ttl_hours)
-        set_password_link = await issue_password_link(
-            conn, settings, login_id=login_id, purpose="set_password", expires_at=expires_at,
-            routing_key=CredentialsIssued.routing_key,
-        )
         await uow.publish(
             CredentialsIssued(
                 login_id=login_id,

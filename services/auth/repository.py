@@ -6,17 +6,30 @@ from uuid import UUID
 import asyncpg
 
 
+# Every grant names its site: when the row already says so, neither written nor locked (ON CONFLICT
+# DO UPDATE would lock it, and every registration's handler transaction would wait for the previous
+# one's commit on that one row).
+_UPSERT_SITE = (
+    "INSERT INTO sites (id, slug, name) SELECT $1::uuid, $2::text, $3::text"
+    " WHERE NOT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND slug = $2 AND name = $3)"
+    " ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name"
+)
+
+
 async def upsert_site(conn: asyncpg.Connection, *, site_id: UUID, slug: str, name: str) -> None:
-    # Every grant names its site: when the row already says so, neither written nor locked (ON
-    # CONFLICT DO UPDATE would lock it, and every registration's handler transaction would wait for
-    # the previous one's commit on that one row).
-    await conn.execute(
-        "INSERT INTO sites (id, slug, name) SELECT $1::uuid, $2::text, $3::text"
-        " WHERE NOT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND slug = $2 AND name = $3)"
-        " ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name",
+    await conn.execute(_UPSERT_SITE, site_id, slug, name)
+
+
+async def name_site_and_find_login(
+    conn: asyncpg.Connection, *, site_id: UUID, slug: str, name: str, contact_id: UUID
+) -> asyncpg.Record | None:
+    """``upsert_site`` and ``login_of_contact`` in one round trip (a grant's handler does both)."""
+    return await conn.fetchrow(
+        f"WITH site AS ({_UPSERT_SITE}) SELECT * FROM logins WHERE site_id = $1 AND contact_id = $4",
         site_id,
         slug,
         name,
+        contact_id,
     )
 
 
@@ -35,11 +48,20 @@ async def insert_login(
     first_name: str,
     program_name: str,
     level_name: str,
+    token_id: UUID,
+    token_hash: bytes,
+    token_expires_at: datetime,
 ) -> bool:
-    """False when the username is taken on the site."""
+    """A new login with its set-password token, in one statement; False (and neither written) when
+    the username is taken on the site."""
     row = await conn.fetchval(
-        "INSERT INTO logins (id, site_id, contact_id, username, email, first_name, program_name, level_name)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1",
+        "WITH login AS ("
+        " INSERT INTO logins (id, site_id, contact_id, username, email, first_name, program_name, level_name)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id"
+        "), token AS ("
+        " INSERT INTO password_tokens (id, login_id, token_hash, purpose, expires_at)"
+        " SELECT $9, id, $10, 'set_password', $11 FROM login"
+        ") SELECT count(*) FROM login",
         login_id,
         site_id,
         contact_id,
@@ -48,8 +70,11 @@ async def insert_login(
         first_name,
         program_name,
         level_name,
+        token_id,
+        token_hash,
+        token_expires_at,
     )
-    return row is not None
+    return row == 1
 
 
 async def remember_grant(conn: asyncpg.Connection, login_id: UUID, *, program_name: str, level_name: str) -> None:

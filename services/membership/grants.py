@@ -5,6 +5,7 @@ site and ignores the rest); every grant that ends publishes ``membership.revoked
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from services.membership import repository as repo
 from services.membership.access import GrantView
 from services.membership.domain import Level, Site
 from shared.db import UnitOfWork
+from shared.events import Event
 from shared.events.membership import Granted, Revoked
 
 
@@ -26,10 +28,12 @@ async def grant_level(
     ends_at: datetime | None = None,
     rule_id: UUID | None = None,
     order_id: UUID | None = None,
+    after: Sequence[Event] = (),
 ) -> UUID | None:
-    """The new grant's id; None when the rule had already granted it to this contact."""
+    """The new grant's id; None when the rule had already granted it to this contact. ``after``: the
+    caller's events, published either way, just before ``membership.granted`` in the same statement."""
     grant_id = uuid.uuid4()
-    if not await repo.insert_grant(
+    granted = await repo.insert_grant(
         uow.conn,
         grant_id=grant_id,
         contact_id=contact["id"],
@@ -39,27 +43,29 @@ async def grant_level(
         ends_at=ends_at,
         rule_id=rule_id,
         order_id=order_id,
-    ):
-        return None
-    await uow.publish(
-        Granted(
-            grant_id=grant_id,
-            contact_id=contact["id"],
-            site_id=site.id,
-            site_slug=site.slug,
-            site_name=site.name,
-            program_name=level.program_name,
-            level_id=level.id,
-            level_name=level.name,
-            email=contact["email"],
-            first_name=contact["first_name"],
-            last_name=contact["last_name"],
-            source=source,
-            starts_at=starts_at,
-            ends_at=ends_at,
-        )
     )
-    return grant_id
+    events = list(after)
+    if granted:
+        events.append(
+            Granted(
+                grant_id=grant_id,
+                contact_id=contact["id"],
+                site_id=site.id,
+                site_slug=site.slug,
+                site_name=site.name,
+                program_name=level.program_name,
+                level_id=level.id,
+                level_name=level.name,
+                email=contact["email"],
+                first_name=contact["first_name"],
+                last_name=contact["last_name"],
+                source=source,
+                starts_at=starts_at,
+                ends_at=ends_at,
+            )
+        )
+    await uow.publish_all(events)
+    return grant_id if granted else None
 
 
 async def end_grant(uow: UnitOfWork, *, site_id: UUID, contact_id: UUID, grant: GrantView, ends_at: datetime, reason: str) -> None:

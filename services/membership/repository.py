@@ -14,10 +14,11 @@ SITE_COLUMNS = (
     "id, slug, name, registration_open, default_level_id, customer_center_enabled, post_login_redirect,"
     " registration_tags, registration_sequences, embed_origins, cancellation_fields, language, theme"
 )
+_SITE_COLUMNS_OF_S = ", ".join(f"s.{column.strip()}" for column in SITE_COLUMNS.split(","))
 CONTACT_COLUMNS = "id, site_id, email, first_name, last_name, tags, fields, created_at, updated_at"
 
 
-def _site(row: asyncpg.Record | None) -> Site | None:
+def _site(row: asyncpg.Record | dict | None) -> Site | None:
     if row is None:
         return None
     data = dict(row)
@@ -39,6 +40,23 @@ def _contact(row: asyncpg.Record | None) -> dict | None:
 
 async def site_by_slug(conn: asyncpg.Connection, slug: str) -> Site | None:
     return _site(await conn.fetchrow(f"SELECT {SITE_COLUMNS} FROM sites WHERE slug = $1", slug))
+
+
+async def site_and_default_level(conn: asyncpg.Connection, slug: str) -> tuple[Site, Level | None] | None:
+    """The site and the level a registration gets (None when it has none), in one round trip."""
+    row = await conn.fetchrow(
+        f"SELECT {_SITE_COLUMNS_OF_S}, l.name AS level_name, p.name AS level_program_name"
+        " FROM sites s LEFT JOIN levels l ON l.id = s.default_level_id LEFT JOIN programs p ON p.id = l.program_id"
+        " WHERE s.slug = $1",
+        slug,
+    )
+    if row is None:
+        return None
+    data = dict(row)
+    level_name, program_name = data.pop("level_name"), data.pop("level_program_name")
+    site = _site(data)
+    level = Level(id=site.default_level_id, name=level_name, program_name=program_name) if level_name is not None else None
+    return site, level
 
 
 async def site_by_id(conn: asyncpg.Connection, site_id: UUID) -> Site | None:

@@ -28,10 +28,10 @@ async def register(request: web.Request) -> web.Response:
     contact_id = uuid.uuid4()
     now = datetime.now(timezone.utc)
     async with work(request) as uow:
-        site = await repo.site_by_slug(uow.conn, body.site)
+        site, level = await repo.site_and_default_level(uow.conn, body.site) or (None, None)
         if site is None:
             raise SiteNotFound()
-        level_id = check_can_register(site)
+        check_can_register(site)
         contact = await repo.insert_contact(
             uow.conn,
             contact_id=contact_id,
@@ -43,20 +43,19 @@ async def register(request: web.Request) -> web.Response:
         )
         if contact is None:
             raise EmailTaken()
-        level = await repo.level(uow.conn, level_id)
-        await uow.publish(
-            ContactCreated(
-                contact_id=contact_id,
-                site_id=site.id,
-                site_slug=site.slug,
-                email=body.email,
-                first_name=body.first_name,
-                last_name=body.last_name,
-                start_sequences=list(site.registration_sequences),
-            )
+        created = ContactCreated(
+            contact_id=contact_id,
+            site_id=site.id,
+            site_slug=site.slug,
+            email=body.email,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            start_sequences=list(site.registration_sequences),
         )
-        await grant_level(uow, site=site, contact=contact, level=level, source="registration", starts_at=now)
-    log.info("contact.registered", contact_id=str(contact_id), site=site.slug, level_id=str(level_id))
+        await grant_level(
+            uow, site=site, contact=contact, level=level, source="registration", starts_at=now, after=[created]
+        )
+    log.info("contact.registered", contact_id=str(contact_id), site=site.slug, level_id=str(level.id))
     return json_response(
         RegisterResponse(contact_id=contact_id, site=site.slug, email=body.email, level=level.name), status=201
     )
