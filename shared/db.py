@@ -102,7 +102,7 @@ async def ensure_database(database_url: str) -> bool:
 
 _INSERT_FEW = [
     "INSERT INTO outbox (event_id, routing_key, envelope) VALUES "
-    + ", ".join(f"(${3 * i + 1}, ${3 * i + 2}, ${3 * i + 3}::jsonb)" for i in range(n))
+    + ", ".join(f"(${3 * i + 1}, ${3 * i + 2}, ${3 * i + 3}::json)" for i in range(n))
     for n in range(1, 5)
 ]
 
