@@ -102,7 +102,7 @@ async def ensure_database(database_url: str) -> bool:
 
 _INSERT_FEW = [
     "INSERT INTO outbox (event_id, routing_key, envelope) VALUES "
-    + ", ".join(f"(${3 * i + 1}, ${3 * i + 2}, ${3 * i + 3}::jsonb)" for i in range(n))
+    + ", ".join(f"(${3 * i + 1}, ${3 * i + 2}, ${3 * i + 3}::json)" for i in range(n))
     for n in range(1, 5)
 ]
 
@@ -128,7 +128,7 @@ class UnitOfWork:
             causation_id=self.causation_id,
         )
         await self.conn.execute(
-            "INSERT INTO outbox (event_id, routing_key, envelope) VALUES ($1, $2, $3::jsonb)",
+            "INSERT INTO outbox (event_id, routing_key, envelope) VALUES ($1, $2, $3::json)",
             envelope.id,
             envelope.type,
             envelope.model_dump_json(),
@@ -148,7 +148,7 @@ class UnitOfWork:
         else:
             await self.conn.execute(
                 "INSERT INTO outbox (event_id, routing_key, envelope)"
-                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])",
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::json[])",
                 *map(list, zip(*rows)),
             )
         self.published.extend(row[0] for row in rows)

@@ -31,7 +31,7 @@ RETURNING seq, event_id, routing_key, envelope::text AS body, envelope->>'correl
 # tight loop while the broker refuses), an unroutable one with its attempts counted and a backoff.
 _PUT_BACK = """
 INSERT INTO outbox (seq, event_id, routing_key, envelope, created_at, attempts, next_attempt_at, last_error)
-SELECT seq, event_id, routing_key, body::jsonb, created_at,
+SELECT seq, event_id, routing_key, body::json, created_at,
        attempts + CASE WHEN unroutable THEN 1 ELSE 0 END,
        CASE WHEN unroutable
             THEN now() + least(interval '1 second' * power(2, attempts), interval '60 seconds')

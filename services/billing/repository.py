@@ -236,9 +236,14 @@ async def orders_by_ids(conn, ids: list[UUID]):
 
 async def claim_due_orders(conn, *, as_of: datetime, site_id, contact_id, limit: int) -> list[asyncpg.Record]:
     """Active orders whose next period has begun and that owe nothing: locked, skipping ones another
-    billing run holds."""
+    billing run holds. Each with what opening its period needs and the card paying it (``card_token``,
+    ``card_brand``, ``card_last4``, ``card_removed_at``: read here rather than by a statement of its own)."""
     return await conn.fetch(
-        "SELECT o.* FROM orders o"
+        "SELECT o.id, o.site_id, o.contact_id, o.product_id, o.product_name, o.kind, o.amount, o.currency,"
+        " o.interval, o.interval_count, o.installments, o.card_id, o.anchor_at, o.anchor_index, o.periods_billed,"
+        " o.next_billing_at, o.cancel_at_period_end, c.token AS card_token, c.brand AS card_brand,"
+        " c.last4 AS card_last4, c.removed_at AS card_removed_at"
+        " FROM orders o LEFT JOIN cards c ON c.id = o.card_id"
         " WHERE o.status = 'active' AND o.next_billing_at <= $1"
         " AND ($2::uuid IS NULL OR o.site_id = $2) AND ($3::uuid IS NULL OR o.contact_id = $3)"
         " AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.order_id = o.id AND i.status = 'unpaid')"

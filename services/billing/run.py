@@ -105,13 +105,19 @@ class BillingRun:
                 )
                 if not orders:
                     return total
-                invoices = await self._open_periods(conn, orders, summary)
-                await self._charge(conn, invoices, as_of, correlation_id, summary)
+                invoices, advances = await self._open_periods(conn, orders, summary)
+                # The orders' advance goes to PostgreSQL while the processor charges the batch: the
+                # two wait on different processes, and commit (or roll back) together all the same.
+                await self._charge(
+                    conn, invoices, as_of, correlation_id, summary, cards=_claimed_cards(orders),
+                    meanwhile=lambda: repo.advance_orders(conn, advances),
+                )
             total += len(orders)
 
-    async def _open_periods(self, conn, orders, summary) -> list[OpenedInvoice]:
-        """Each order's period that has begun: its invoice (written by ``_charge``), and the order
-        advanced to the next period (cancelled instead when it ends at this period's end)."""
+    async def _open_periods(self, conn, orders, summary) -> tuple[list[OpenedInvoice], list[tuple]]:
+        """Each order's period that has begun: its invoice (written by ``_charge``), and the order's
+        advance to the next period (written by the caller; an order that ends at this period's end is
+        cancelled here instead)."""
         invoices, advances = [], []
         for o, invoice_id in zip(orders, uuid4s(len(orders))):
             if o["cancel_at_period_end"]:
@@ -128,9 +134,8 @@ class BillingRun:
                 installments=o["installments"], card_id=o["card_id"], id=invoice_id,
             ))
             advances.append((o["id"], index + 1, None if last else end))
-        await repo.advance_orders(conn, advances)
         summary.invoices_created += len(invoices)
-        return invoices
+        return invoices, advances
 
     async def _charge_due(self, as_of, site_id, contact_id, correlation_id, summary) -> int:
         """Unpaid invoices whose retry is due (after a decline or a transient error), batch by batch."""
@@ -145,14 +150,26 @@ class BillingRun:
                 await self._charge(conn, invoices, as_of, correlation_id, summary)
             total += len(invoices)
 
-    async def _charge(self, conn, invoices, as_of, correlation_id, summary) -> None:
+    async def _charge(
+        self, conn, invoices, as_of, correlation_id, summary, *, cards: dict | None = None, meanwhile=None
+    ) -> None:
         """Charge a batch of invoices (locked by the caller's transaction, or just opened) together at
-        the processor, and record every outcome in that transaction."""
+        the processor, and record every outcome in that transaction. ``cards``: the orders' cards by
+        id, when the caller read them already. ``meanwhile()``: a statement of the same transaction,
+        run on ``conn`` while the processor answers."""
         if not invoices:
+            if meanwhile is not None:
+                await meanwhile()
             return
-        order_cards = await repo.cards_by_ids(conn, list({inv["card_id"] for inv in invoices if inv["card_id"] is not None}))
+        order_cards = cards if cards is not None else await repo.cards_by_ids(
+            conn, list({inv["card_id"] for inv in invoices if inv["card_id"] is not None})
+        )
         card_lists = [await self._cards_for(conn, inv, order_cards) for inv in invoices]
-        rounds = await charge_rounds(self.processor, list(zip(invoices, card_lists)))
+        charging = charge_rounds(self.processor, list(zip(invoices, card_lists)))
+        if meanwhile is None:
+            rounds = await charging
+        else:
+            rounds, _ = await _both(charging, meanwhile())
         uow = UnitOfWork(conn, producer=self.settings.service, correlation_id=correlation_id, causation_id=None)
         outcomes = await record_rounds(uow, list(zip(invoices, rounds)), as_of, settings=self.settings, scheduled=True)
         for outcome in outcomes:
@@ -170,6 +187,28 @@ class BillingRun:
         if inv["failures"] > 0 or not cards:
             cards += await repo.fallback_cards(conn, inv["contact_id"], inv["card_id"])
         return cards
+
+
+def _claimed_cards(orders) -> dict:
+    """The cards paying the claimed orders (``claim_due_orders`` reads them with the orders), by id,
+    with the columns charging reads (as ``cards_by_ids`` would give them)."""
+    return {
+        o["card_id"]: {
+            "id": o["card_id"], "token": o["card_token"], "brand": o["card_brand"], "last4": o["card_last4"],
+            "removed_at": o["card_removed_at"],
+        }
+        for o in orders if o["card_id"] is not None and o["card_token"] is not None
+    }
+
+
+async def _both(first, second) -> tuple:
+    """Both awaitables' results, once both have ended (neither is left running on the connection
+    when the other fails): the first exception, if any, is raised then."""
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return tuple(results)
 
 
 async def scheduled_billing_run(app):

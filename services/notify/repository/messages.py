@@ -118,7 +118,7 @@ MARK_SENT = (
     "WITH sent AS (UPDATE messages SET status = 'sent', sent_at = clock_timestamp(), attempts = attempts + 1,"
     "   reason = NULL, end_of_data_at = $5, window_us = $6 WHERE id = $1 AND status <> 'sent' RETURNING id),"
     " body AS (DELETE FROM outgoing WHERE message_id IN (SELECT id FROM sent))"
-    " INSERT INTO outbox (event_id, routing_key, envelope) SELECT $2::uuid, $3::text, $4::jsonb FROM sent WHERE $2::uuid IS NOT NULL"
+    " INSERT INTO outbox (event_id, routing_key, envelope) SELECT $2::uuid, $3::text, $4::json FROM sent WHERE $2::uuid IS NOT NULL"
 )
 
 
