@@ -2,6 +2,7 @@
 log and replay through the admin API."""
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -32,9 +33,9 @@ class Receiver:
         return web.Response(status=204)
 
 
-@pytest.fixture
-async def receiver():
-    recv = Receiver(failures=3)
+@contextlib.asynccontextmanager
+async def serving(recv: Receiver):
+    """The receiver listening on a free port of its own (``recv.url``) while the block runs."""
     app = web.Application()
     app.router.add_post("/hooks", recv.handle)
     runner = web.AppRunner(app)
@@ -42,8 +43,16 @@ async def receiver():
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     recv.url = f"http://127.0.0.1:{port}/hooks"
-    yield recv
-    await runner.cleanup()
+    try:
+        yield recv
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def receiver():
+    async with serving(Receiver(failures=3)) as recv:
+        yield recv
 
 
 def verifies(secret: str, headers: dict, body: bytes) -> bool:
@@ -124,38 +133,32 @@ async def test_webhook_admin_api_refuses_unknown_event_types_and_other_sites_end
 
 async def test_a_delivery_still_failing_after_a_day_stops_being_retried(gateway, demo_site, amqp, bus_prefix, db):
     recv = Receiver(failures=10**6)
-    app = web.Application()
-    app.router.add_post("/hooks", recv.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with gateway.post(
-            "/admin/api/webhooks", json={"url": f"http://127.0.0.1:{port}/hooks", "event_types": ["billing.payment.succeeded"]}, headers=ADMIN
-        ) as r:
-            endpoint = await r.json()
-        envelope = await publish(amqp, bus_prefix, payment(demo_site["id"]), producer="billing")
-        await eventually(lambda: asyncio.sleep(0, len(recv.requests) >= 2), timeout=10, message="retries")
-        # A day passes (the retry window is measured from the first attempt).
-        await db.execute(
-            "UPDATE notify.webhook_deliveries SET window_start = now() - interval '25 hours' WHERE event_id = $1", envelope.id
-        )
+    async with serving(recv):
+        try:
+            async with gateway.post(
+                "/admin/api/webhooks", json={"url": recv.url, "event_types": ["billing.payment.succeeded"]}, headers=ADMIN
+            ) as r:
+                endpoint = await r.json()
+            envelope = await publish(amqp, bus_prefix, payment(demo_site["id"]), producer="billing")
+            await eventually(lambda: asyncio.sleep(0, len(recv.requests) >= 2), timeout=10, message="retries")
+            # A day passes (the retry window is measured from the first attempt).
+            await db.execute(
+                "UPDATE notify.webhook_deliveries SET window_start = now() - interval '25 hours' WHERE event_id = $1", envelope.id
+            )
 
-        async def failed():
-            async with gateway.get(f"/admin/api/webhooks/{endpoint['id']}/deliveries", headers=ADMIN) as r:
-                found = [d for d in (await r.json())["deliveries"] if d["event_id"] == str(envelope.id)]
-            return found[0] if found and found[0]["status"] == "failed" else None
+            async def failed():
+                async with gateway.get(f"/admin/api/webhooks/{endpoint['id']}/deliveries", headers=ADMIN) as r:
+                    found = [d for d in (await r.json())["deliveries"] if d["event_id"] == str(envelope.id)]
+                return found[0] if found and found[0]["status"] == "failed" else None
 
-        delivery = await eventually(failed, timeout=15, message="the delivery to give up")
-        count = len(recv.requests)
-        await asyncio.sleep(1.5)
-        assert len(recv.requests) == count and delivery["next_attempt_at"] is None
-        assert all(a["status_code"] == 500 for a in delivery["attempts"])
-    finally:
-        async with gateway.delete(f"/admin/api/webhooks/{endpoint['id']}", headers=ADMIN):
-            pass
-        await runner.cleanup()
+            delivery = await eventually(failed, timeout=15, message="the delivery to give up")
+            count = len(recv.requests)
+            await asyncio.sleep(1.5)
+            assert len(recv.requests) == count and delivery["next_attempt_at"] is None
+            assert all(a["status_code"] == 500 for a in delivery["attempts"])
+        finally:
+            async with gateway.delete(f"/admin/api/webhooks/{endpoint['id']}", headers=ADMIN):
+                pass
 
 
 async def test_an_endpoint_subscribed_after_start_gets_events_only_webhooks_consume_and_the_welcome_still_arrives(
@@ -165,31 +168,25 @@ async def test_an_endpoint_subscribed_after_start_gets_events_only_webhooks_cons
     before): `notify.email.sent` reaches no other consumer, yet the endpoint gets it, and the
     registration's `membership.contact.created` too; the welcome email arrives as ever."""
     recv = Receiver(failures=0)
-    app = web.Application()
-    app.router.add_post("/hooks", recv.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     types = ["membership.contact.created", "notify.email.sent"]
-    try:
-        async with gateway.post(
-            "/admin/api/webhooks", json={"url": f"http://127.0.0.1:{port}/hooks", "event_types": types}, headers=ADMIN
-        ) as r:
-            assert r.status == 201, await r.text()
-            endpoint = await r.json()
-        address = unique_email("hooked")
-        async with gateway.post("/api/register", json=registration(address)) as r:
-            assert r.status == 201, await r.text()
-            contact_id = (await r.json())["contact_id"]
-        await smtp.wait_for(address)
+    async with serving(recv):
+        try:
+            async with gateway.post(
+                "/admin/api/webhooks", json={"url": recv.url, "event_types": types}, headers=ADMIN
+            ) as r:
+                assert r.status == 201, await r.text()
+                endpoint = await r.json()
+            address = unique_email("hooked")
+            async with gateway.post("/api/register", json=registration(address)) as r:
+                assert r.status == 201, await r.text()
+                contact_id = (await r.json())["contact_id"]
+            await smtp.wait_for(address)
 
-        def got() -> set[str]:
-            events = [json.loads(body) for _, body in recv.requests]
-            return {e["type"] for e in events if e["data"].get("contact_id") == contact_id}
+            def got() -> set[str]:
+                events = [json.loads(body) for _, body in recv.requests]
+                return {e["type"] for e in events if e["data"].get("contact_id") == contact_id}
 
-        await eventually(lambda: asyncio.sleep(0, got() == set(types)), timeout=20, message="both events delivered")
-    finally:
-        async with gateway.delete(f"/admin/api/webhooks/{endpoint['id']}", headers=ADMIN):
-            pass
-        await runner.cleanup()
+            await eventually(lambda: asyncio.sleep(0, got() == set(types)), timeout=20, message="both events delivered")
+        finally:
+            async with gateway.delete(f"/admin/api/webhooks/{endpoint['id']}", headers=ADMIN):
+                pass
