@@ -30,7 +30,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
 from shared.bus import Bus
-from shared.db import UnitOfWork, unit_of_work
+from shared.db import UnitOfWork, unit_of_work, values_statements
 from shared.events import Envelope, Event, UnknownEventType
 from shared.faults import crash_point
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
@@ -79,12 +79,9 @@ async def claim_inbox_many(conn: asyncpg.Connection, claims: list[tuple]) -> set
     return {(r["event_id"], r["handler"]) for r in rows}
 
 
-_CLAIM_FEW = [
-    "INSERT INTO inbox (event_id, handler) VALUES "
-    + ", ".join(f"(${2 * i + 1}::uuid, ${2 * i + 2}::text)" for i in range(n))
-    + " ON CONFLICT DO NOTHING RETURNING event_id, handler"
-    for n in range(1, 5)
-]
+_CLAIM_FEW = values_statements(
+    "INSERT INTO inbox (event_id, handler)", ("::uuid", "::text"), " ON CONFLICT DO NOTHING RETURNING event_id, handler"
+)
 
 
 def handler_name(handler: Handler) -> str:

@@ -100,11 +100,16 @@ async def ensure_database(database_url: str) -> bool:
         await conn.close()
 
 
-_INSERT_FEW = [
-    "INSERT INTO outbox (event_id, routing_key, envelope) VALUES "
-    + ", ".join(f"(${3 * i + 1}, ${3 * i + 2}, ${3 * i + 3}::json)" for i in range(n))
-    for n in range(1, 5)
-]
+def values_statements(head: str, casts: tuple[str, ...], tail: str = "", most: int = 4) -> list[str]:
+    """``<head> VALUES (...), ... <tail>`` for 1 to ``most`` rows (the statement for n rows at n - 1),
+    one numbered parameter per column with its cast: a few rows without the arrays ``unnest`` needs,
+    which asyncpg encodes element by element."""
+    width = len(casts)
+    row = lambda i: "(" + ", ".join(f"${width * i + j + 1}{cast}" for j, cast in enumerate(casts)) + ")"  # noqa: E731
+    return [f"{head} VALUES " + ", ".join(row(i) for i in range(n)) + tail for n in range(1, most + 1)]
+
+
+_INSERT_FEW = values_statements("INSERT INTO outbox (event_id, routing_key, envelope)", ("", "", "::json"))
 
 
 class UnitOfWork:
@@ -127,12 +132,7 @@ class UnitOfWork:
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
         )
-        await self.conn.execute(
-            "INSERT INTO outbox (event_id, routing_key, envelope) VALUES ($1, $2, $3::json)",
-            envelope.id,
-            envelope.type,
-            envelope.model_dump_json(),
-        )
+        await self.conn.execute(_INSERT_FEW[0], envelope.id, envelope.type, envelope.model_dump_json())
         self.published.append(envelope.id)
         return envelope
 
