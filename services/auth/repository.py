@@ -16,14 +16,11 @@ _UPSERT_SITE = (
 )
 
 
-async def upsert_site(conn: asyncpg.Connection, *, site_id: UUID, slug: str, name: str) -> None:
-    await conn.execute(_UPSERT_SITE, site_id, slug, name)
-
-
 async def name_site_and_find_login(
     conn: asyncpg.Connection, *, site_id: UUID, slug: str, name: str, contact_id: UUID
 ) -> asyncpg.Record | None:
-    """``upsert_site`` and ``login_of_contact`` in one round trip (a grant's handler does both)."""
+    """The site as the event names it (written only when it says something new), and the contact's
+    login on it, in one round trip (a grant's handler needs both)."""
     return await conn.fetchrow(
         f"WITH site AS ({_UPSERT_SITE}) SELECT * FROM logins WHERE site_id = $1 AND contact_id = $4",
         site_id,

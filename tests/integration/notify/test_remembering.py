@@ -68,7 +68,8 @@ async def test_naming_a_known_site_again_neither_waits_for_nor_blocks_another_tr
     try:
         for pool, remember in (
             (notify_pool, lambda conn: repo.remember_site(conn, site_id=site_id, slug="hot", name="Hot Site")),
-            (auth_pool, lambda conn: auth_repo.upsert_site(conn, site_id=site_id, slug="hot", name="Hot Site")),
+            (auth_pool, lambda conn: auth_repo.name_site_and_find_login(
+                conn, site_id=site_id, slug="hot", name="Hot Site", contact_id=uuid.uuid4())),
         ):
             async with pool.acquire() as conn:
                 await remember(conn)
