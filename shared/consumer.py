@@ -35,6 +35,7 @@ from shared.events import Envelope, Event, UnknownEventType
 from shared.faults import crash_point
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from shared.outbox import relay_for
 
 log = get_logger("shared.consumer")
 
@@ -204,7 +205,8 @@ class Consumer:
         claims = [(envelope.id, handler_name(handler)) for _, envelope, calls in work for handler, _ in calls]
         if not claims:
             return  # no handler for these types (left from an older binding): nothing to apply
-        published = False
+        written: list[tuple] = []  # the events the handlers wrote, for this process's relay
+        relay = relay_for(self.pool)
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 fresh = await claim_inbox_many(conn, claims)
@@ -224,14 +226,17 @@ class Consumer:
                             producer=self.settings.service,
                             correlation_id=envelope.correlation_id,
                             causation_id=envelope.id,
+                            lease=relay.lease if relay is not None else 0.0,
                         )
                         await handler(event, uow)
-                        published = published or bool(uow.published)
+                        written += uow.written
                         log.info("consumer.applied", handler=handler.__name__)
-                if published:
+                if written:
                     crash_point("uow.before_commit")
-            if published:
+            if written:
                 crash_point("uow.after_commit")
+                if relay is not None:
+                    relay.hand_over(written)
         finally:
             clear_contextvars()
 
