@@ -35,7 +35,6 @@ from shared.events import Envelope, Event, UnknownEventType
 from shared.faults import crash_point
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
-from shared.outbox import relay_for
 
 log = get_logger("shared.consumer")
 
@@ -205,8 +204,7 @@ class Consumer:
         claims = [(envelope.id, handler_name(handler)) for _, envelope, calls in work for handler, _ in calls]
         if not claims:
             return  # no handler for these types (left from an older binding): nothing to apply
-        written: list[tuple] = []  # the events the handlers wrote, for this process's relay
-        relay = relay_for(self.pool)
+        published = False
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 fresh = await claim_inbox_many(conn, claims)
@@ -226,17 +224,14 @@ class Consumer:
                             producer=self.settings.service,
                             correlation_id=envelope.correlation_id,
                             causation_id=envelope.id,
-                            lease=relay.lease if relay is not None else 0.0,
                         )
                         await handler(event, uow)
-                        written += uow.written
+                        published = published or bool(uow.published)
                         log.info("consumer.applied", handler=handler.__name__)
-                if written:
+                if published:
                     crash_point("uow.before_commit")
-            if written:
+            if published:
                 crash_point("uow.after_commit")
-                if relay is not None:
-                    relay.hand_over(written)
         finally:
             clear_contextvars()
 

@@ -11,7 +11,6 @@ import asyncpg
 from shared.events import Envelope, Event, envelopes_json
 from shared.faults import crash_point
 from shared.logging import get_logger
-from shared.outbox import relay_for
 
 log = get_logger("shared.db")
 
@@ -103,40 +102,27 @@ async def ensure_database(database_url: str) -> bool:
 
 def values_statements(head: str, casts: tuple[str, ...], tail: str = "", most: int = 4) -> list[str]:
     """``<head> VALUES (...), ... <tail>`` for 1 to ``most`` rows (the statement for n rows at n - 1),
-    one numbered parameter per column followed by its cast (or the rest of an expression around
-    it): a few rows without the arrays ``unnest`` needs,
+    one numbered parameter per column with its cast: a few rows without the arrays ``unnest`` needs,
     which asyncpg encodes element by element."""
     width = len(casts)
     row = lambda i: "(" + ", ".join(f"${width * i + j + 1}{cast}" for j, cast in enumerate(casts)) + ")"  # noqa: E731
     return [f"{head} VALUES " + ", ".join(row(i) for i in range(n)) + tail for n in range(1, most + 1)]
 
 
-# Every event is written with its lease (``outbox_lease_seconds``, or 0 when no relay of this process
-# publishes it after the commit): ``next_attempt_at`` is when a relay's claim may take it.
-_INSERT_FEW = values_statements(
-    "INSERT INTO outbox (event_id, routing_key, envelope, next_attempt_at)",
-    ("", "", "::json", "::float8 * interval '1 second' + now()"),
-)
-_INSERT_MANY = (
-    "INSERT INTO outbox (event_id, routing_key, envelope, next_attempt_at)"
-    " SELECT e, r, b, now() + $4::float8 * interval '1 second' FROM unnest($1::uuid[], $2::text[], $3::json[]) AS t(e, r, b)"
-)
+_INSERT_FEW = values_statements("INSERT INTO outbox (event_id, routing_key, envelope)", ("", "", "::json"))
 
 
 class UnitOfWork:
     """One transaction: the state change and the events it causes commit together, or neither."""
 
     def __init__(
-        self, conn: asyncpg.Connection, *, producer: str, correlation_id: str, causation_id: UUID | None,
-        lease: float = 0.0,
+        self, conn: asyncpg.Connection, *, producer: str, correlation_id: str, causation_id: UUID | None
     ) -> None:
         self.conn = conn
         self.producer = producer
         self.correlation_id = correlation_id
         self.causation_id = causation_id
-        self.lease = lease
         self.published: list[UUID] = []  # the ids of the events written
-        self.written: list[tuple[UUID, str, str, str]] = []  # (id, routing key, envelope, correlation id)
 
     async def publish(self, event: Event) -> Envelope:
         """Write the event to the outbox, inside this transaction."""
@@ -146,9 +132,8 @@ class UnitOfWork:
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
         )
-        body = envelope.model_dump_json()
-        await self.conn.execute(_INSERT_FEW[0], envelope.id, envelope.type, body, self.lease)
-        self._wrote([(envelope.id, envelope.type, body)])
+        await self.conn.execute(_INSERT_FEW[0], envelope.id, envelope.type, envelope.model_dump_json())
+        self.published.append(envelope.id)
         return envelope
 
     async def publish_all(self, events: list[Event]) -> list[UUID]:
@@ -159,34 +144,26 @@ class UnitOfWork:
         if not rows:
             return []
         if len(rows) <= len(_INSERT_FEW):  # a handler's few events: plain parameters, no arrays to encode
-            await self.conn.execute(_INSERT_FEW[len(rows) - 1], *(value for row in rows for value in (*row, self.lease)))
+            await self.conn.execute(_INSERT_FEW[len(rows) - 1], *(value for row in rows for value in row))
         else:
-            await self.conn.execute(_INSERT_MANY, *map(list, zip(*rows)), self.lease)
-        self._wrote(rows)
-        return [row[0] for row in rows]
-
-    def _wrote(self, rows) -> None:
+            await self.conn.execute(
+                "INSERT INTO outbox (event_id, routing_key, envelope)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::json[])",
+                *map(list, zip(*rows)),
+            )
         self.published.extend(row[0] for row in rows)
-        self.written.extend((event_id, key, body, self.correlation_id) for event_id, key, body in rows)
+        return [row[0] for row in rows]
 
 
 @asynccontextmanager
 async def unit_of_work(
     pool: asyncpg.Pool, *, producer: str, correlation_id: str, causation_id: UUID | None = None
 ) -> AsyncIterator[UnitOfWork]:
-    """A transaction whose events, once it committed, this process's relay publishes at once (when one
-    runs for ``pool``: ``shared/outbox.py``)."""
-    relay = relay_for(pool)
     async with pool.acquire() as conn:
         async with conn.transaction():
-            uow = UnitOfWork(
-                conn, producer=producer, correlation_id=correlation_id, causation_id=causation_id,
-                lease=relay.lease if relay is not None else 0.0,
-            )
+            uow = UnitOfWork(conn, producer=producer, correlation_id=correlation_id, causation_id=causation_id)
             yield uow
             if uow.published:
                 crash_point("uow.before_commit")
         if uow.published:
             crash_point("uow.after_commit")
-            if relay is not None:
-                relay.hand_over(uow.written)

@@ -6,7 +6,7 @@ point of its work, with a probability. Inert unless ``CC_FAULT`` is set, e.g.
 The points (where the outbox's guarantees could break):
 - ``uow.before_commit``: a unit of work that wrote events is done, its transaction not yet committed;
 - ``uow.after_commit``: it committed, the caller has not heard back, the relay has not published;
-- ``outbox.before_publish``: the relay claimed a batch of rows (or was handed one), published none;
+- ``outbox.before_publish``: the relay claimed a batch of rows, published none;
 - ``outbox.after_publish``: the broker confirmed the batch, its rows are not yet deleted.
 
 The chaos harness (``tests/chaos``) sets it on processes it starts; nothing else should.

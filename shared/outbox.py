@@ -1,12 +1,5 @@
 """The outbox relay: publishes rows the service committed, with confirms, then deletes them.
 
-Most rows never wait for it to claim them: a unit of work of the same process hands the rows it
-committed to the relay (``hand_over``), which publishes them at once and deletes those the broker
-confirmed. Those rows were written with a lease (``next_attempt_at`` ``outbox_lease_seconds`` ahead),
-so no relay claims them meanwhile; if the process dies before deleting them, any relay claims them
-when the lease ends and publishes them again (the inboxes absorb what was published already). A row
-the hand-over could not publish is made due at once, for the claim below.
-
 Woken by NOTIFY on ``<schema>_outbox`` (a trigger sends it on commit), polling as a fallback. A batch
 is claimed and deleted in one statement (``DELETE ... WHERE seq IN (... FOR UPDATE SKIP LOCKED)
 RETURNING``), so replicas of a service never publish the same row at once; the deletion commits only
@@ -16,9 +9,6 @@ is put back in the same transaction: an unroutable event (no queue bound) with i
 and a backoff, logged as an error, never silently dropped; one that met connection trouble due again
 a second later.
 """
-
-import asyncio
-from uuid import UUID
 
 import asyncpg
 
@@ -51,16 +41,6 @@ FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[],
      AS r(seq, event_id, routing_key, body, created_at, attempts, last_error, unroutable)
 """
 
-_RELEASE = "UPDATE outbox SET next_attempt_at = now() WHERE event_id = ANY($1::uuid[])"
-_DELETE_PUBLISHED = "DELETE FROM outbox WHERE event_id = ANY($1::uuid[])"
-
-_RELAYS: dict[int, "OutboxRelay"] = {}  # id(pool) -> the relay running for it in this process
-
-
-def relay_for(pool: asyncpg.Pool) -> "OutboxRelay | None":
-    """The relay that publishes what units of work commit on ``pool`` (None: the claim does, later)."""
-    return _RELAYS.get(id(pool))
-
 
 class OutboxRelay(ListeningWorker):
     name = "outbox"
@@ -68,77 +48,6 @@ class OutboxRelay(ListeningWorker):
     def __init__(self, settings, pool: asyncpg.Pool, bus: Bus, schema: str) -> None:
         super().__init__(settings, pool, f"{schema}_outbox", settings.outbox_poll_seconds)
         self.bus = bus
-        self.lease = settings.outbox_lease_seconds
-        self._handed: set[asyncio.Task] = set()
-        self._confirmed: list[UUID] = []  # published rows waiting for their delete
-        self._deleting = False
-
-    def start(self) -> None:
-        super().start()
-        if self.lease > 0:
-            _RELAYS[id(self.pool)] = self
-
-    async def stop(self) -> None:
-        """Publish what was handed over, then what is due (the rows of a unit of work that commits
-        after this are published by the claim when their lease ends)."""
-        if _RELAYS.get(id(self.pool)) is self:
-            del _RELAYS[id(self.pool)]
-        if self._handed:
-            await asyncio.wait(set(self._handed), timeout=self.settings.shutdown_timeout)
-        await super().stop()
-
-    def hand_over(self, rows: list[tuple[UUID, str, str, str]]) -> None:
-        """Publish these committed rows ((event id, routing key, envelope, correlation id), leased) now."""
-        task = asyncio.create_task(self._publish_handed(rows))
-        self._handed.add(task)
-        task.add_done_callback(self._handed.discard)
-
-    async def _publish_handed(self, rows: list[tuple[UUID, str, str, str]]) -> None:
-        try:
-            if not self.bus.ready:
-                raise ConnectionError("broker not connected")
-            crash_point("outbox.before_publish")
-            results = await self.bus.publish_many([
-                (routing_key, body.encode(), str(event_id), correlation_id)
-                for event_id, routing_key, body, correlation_id in rows
-            ])
-        except Exception as exc:
-            results = [exc] * len(rows)
-        published = [row[0] for row, result in zip(rows, results) if result is None]
-        failed = [(row, result) for row, result in zip(rows, results) if result is not None]
-        if published:
-            crash_point("outbox.after_publish")
-        for (_, routing_key, _, _), result in zip(rows, results):
-            if result is None:
-                EVENTS_PUBLISHED.labels(routing_key).inc()
-        if failed:
-            # Unroutable, nacked, or the broker away: the claim takes them now, with its backoff.
-            for (event_id, routing_key, _, _), result in failed:
-                log.warning("outbox.hand_over_failed", event_id=str(event_id), routing_key=routing_key,
-                            error=type(result).__name__)
-            try:
-                await self.pool.execute(_RELEASE, [row[0] for row, _ in failed])
-            except Exception as exc:  # the database away too: the lease ends by itself
-                log.warning("outbox.release_failed", count=len(failed), error=repr(exc))
-            self.wake()
-        if published:
-            await self._delete(published)
-
-    async def _delete(self, event_ids: list[UUID]) -> None:
-        """Delete published rows: one statement for all that were confirmed while one ran."""
-        self._confirmed.extend(event_ids)
-        if self._deleting:
-            return  # the task deleting takes these next
-        self._deleting = True
-        try:
-            while self._confirmed:
-                batch, self._confirmed = self._confirmed, []
-                try:
-                    await self.pool.execute(_DELETE_PUBLISHED, batch)
-                except Exception as exc:  # kept: published again when their lease ends, a no-op for the inboxes
-                    log.warning("outbox.delete_failed", count=len(batch), error=repr(exc))
-        finally:
-            self._deleting = False
 
     async def work_once(self) -> bool:
         """Publish one batch of due rows, all in flight at once (written together, confirms pipelined)."""

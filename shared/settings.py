@@ -66,10 +66,6 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "customer-center"
     outbox_batch: int = 200
     outbox_poll_seconds: float = 1.0
-    # A unit of work's events are published by the process that committed them, right after the
-    # commit; no relay claims them for this long meanwhile, after which any relay does (the process
-    # died). 0: every event goes through the relay's claim.
-    outbox_lease_seconds: float = 5.0
 
     def upstreams(self) -> dict[str, str]:
         return {

@@ -15,11 +15,3 @@ class Unheard(Event):
     routing_key = "test.unheard"
     version = 1
     n: int
-
-
-class Ponged(Event):
-    """What a test handler publishes in answer to a ``Pinged``."""
-
-    routing_key = "test.ponged"
-    version = 1
-    n: int

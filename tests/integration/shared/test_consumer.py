@@ -1,5 +1,4 @@
 import asyncio
-import json
 import uuid
 
 import aio_pika
@@ -8,8 +7,7 @@ from shared.consumer import Consumer
 from shared.db import UnitOfWork
 from shared.events import Envelope
 from tests.conftest import eventually
-from shared.outbox import OutboxRelay
-from tests.integration.shared.events import Pinged, Ponged
+from tests.integration.shared.events import Pinged
 
 
 async def publish(bus, body: bytes, routing_key: str = Pinged.routing_key) -> None:
@@ -216,42 +214,3 @@ async def test_a_failing_handler_in_a_batch_delays_only_its_own_event(service):
     assert failed == [3, 3]  # in its batch, then alone; the redelivery applied it
     assert sorted(await pool.fetch("SELECT n FROM effects"), key=lambda r: r["n"]) == [(n,) for n in range(20)]
     assert await dead_letters(bus, settings) == []
-
-
-async def test_a_handler_s_events_are_published_as_soon_as_its_transaction_commits(service):
-    """Through the consumer's batch and through its one-message-alone path (a redelivery): the
-    relay claims nothing (its rows are leased for a minute, it does not poll), so only the hand-over
-    after the commit publishes the handlers' events, each within a moment."""
-    settings, pool, bus = service
-    slow = settings.model_copy(update={"outbox_poll_seconds": 60.0, "outbox_lease_seconds": 60.0})
-    answers = await bus.channel.declare_queue(exclusive=True)
-    await answers.bind(bus.exchange, routing_key=Ponged.routing_key)
-    received: list[int] = []
-
-    async def on_answer(message):
-        async with message.process():
-            received.append(json.loads(message.body)["payload"]["n"])
-
-    await answers.consume(on_answer)
-    failed_once: set[int] = set()
-
-    async def answer(event: Pinged, uow: UnitOfWork) -> None:
-        if event.n == 2 and event.n not in failed_once:
-            failed_once.add(event.n)
-            raise RuntimeError("fails on its first delivery")
-        await uow.publish(Ponged(n=event.n))
-
-    relay = OutboxRelay(slow, pool, bus, settings.service)
-    relay.start()
-    consumer = Consumer(slow, pool, bus, {Pinged: [answer]})
-    await consumer.start()
-    try:
-        await asyncio.sleep(0.5)  # the relay's first claim is done, it is idle
-        for n in (1, 2):
-            await publish(bus, pinged(n).model_dump_json().encode())
-            await eventually(lambda: asyncio.sleep(0, n in received), timeout=2, interval=0.01)
-        await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=2)
-    finally:
-        await consumer.stop()
-        await relay.stop()
-    assert sorted(received) == [1, 2]

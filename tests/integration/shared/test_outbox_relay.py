@@ -3,11 +3,10 @@ import json
 import uuid
 
 import aio_pika
-import asyncpg
 import pytest
 
 from shared.bus import Unroutable
-from shared.db import UnitOfWork, unit_of_work
+from shared.db import unit_of_work
 from shared.outbox import OutboxRelay
 from tests.conftest import eventually
 from tests.integration.shared.events import Pinged, Unheard
@@ -89,11 +88,9 @@ async def test_an_unroutable_event_raises_and_stays_in_the_outbox(service):
 
 
 async def test_the_relay_is_woken_by_notify_not_by_polling(service):
-    """The claim's path (no hand-over: the rows are due at once), as for rows that a process with no
-    relay commits, such as the billing-run command."""
     settings, pool, bus = service
     _, received = await listen(bus, Pinged.routing_key)
-    slow_poll = settings.model_copy(update={"outbox_poll_seconds": 60.0, "outbox_lease_seconds": 0})
+    slow_poll = settings.model_copy(update={"outbox_poll_seconds": 60.0})
     relay = OutboxRelay(slow_poll, pool, bus, settings.service)
     relay.start()
     try:
@@ -106,59 +103,6 @@ async def test_the_relay_is_woken_by_notify_not_by_polling(service):
             assert asyncio.get_running_loop().time() - started < 1.0
     finally:
         await relay.stop()
-
-
-async def test_a_unit_of_work_s_events_are_published_by_its_own_process_without_waking_the_relays(service):
-    """The rows are leased (no relay would claim them for a minute), the trigger sends no NOTIFY for
-    them and the relay does not poll: only the hand-over after the commit can publish them."""
-    settings, pool, bus = service
-    _, received = await listen(bus, Pinged.routing_key)
-    relay = OutboxRelay(settings.model_copy(update={"outbox_poll_seconds": 60.0, "outbox_lease_seconds": 60.0}),
-                        pool, bus, settings.service)
-    notified: list[str] = []
-    listener = await asyncpg.connect(settings.database_url)
-    await listener.add_listener(f"{settings.service}_outbox", lambda *args: notified.append(args[1]))
-    relay.start()
-    try:
-        await asyncio.sleep(0.5)  # the relay's first claim is done, it is idle
-        for n in range(3):
-            started = asyncio.get_running_loop().time()
-            async with unit_of_work(pool, producer="t", correlation_id="corr-handed") as uow:
-                await uow.publish_all([Pinged(n=10 * n), Pinged(n=10 * n + 1)])
-            await eventually(lambda: asyncio.sleep(0, len(received) == 2 * n + 2), timeout=2, interval=0.005)
-            assert asyncio.get_running_loop().time() - started < 1.0
-        await eventually(lambda: pool.fetchval("SELECT count(*) = 0 FROM outbox"), timeout=2)
-        # A row due at once (written with no relay of this process) still wakes the relays.
-        await pool.execute("INSERT INTO outbox (event_id, routing_key, envelope) VALUES ($1, 'nobody.listens', '{}')",
-                           uuid.uuid4())
-        await eventually(lambda: asyncio.sleep(0, notified), timeout=2)
-    finally:
-        await relay.stop()
-        await listener.close()
-    assert sorted(json.loads(m.body)["payload"]["n"] for m in received) == [0, 1, 10, 11, 20, 21]
-    assert {json.loads(m.body)["correlation_id"] for m in received} == {"corr-handed"}
-    assert len(notified) == 1
-
-
-async def test_the_rows_of_a_process_that_died_after_its_commit_are_published_when_their_lease_ends(service):
-    """Committed with a lease and never handed over (the process was killed right after its commit):
-    no relay takes them before the lease ends, any relay does after it."""
-    settings, pool, bus = service
-    _, received = await listen(bus, Pinged.routing_key)
-    async with pool.acquire() as conn, conn.transaction():
-        uow = UnitOfWork(conn, producer="t", correlation_id="c", causation_id=None, lease=1.5)
-        await uow.publish_all([Pinged(n=n) for n in range(6)])  # more than the few-rows statements
-        await uow.publish(Pinged(n=6))
-    relay = OutboxRelay(settings, pool, bus, settings.service)  # polls every 0.2 s
-    relay.start()
-    try:
-        await asyncio.sleep(1.0)
-        assert received == []
-        await eventually(lambda: asyncio.sleep(0, len(received) == 7), timeout=3)
-    finally:
-        await relay.stop()
-    assert sorted(json.loads(m.body)["payload"]["n"] for m in received) == list(range(7))
-    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
 async def test_publish_many_sends_what_publish_sends_and_answers_each_message(service):
