@@ -27,6 +27,22 @@ def machine() -> dict:
                                      cwd=Path(__file__).parent).stdout.strip()}
 
 
+# RabbitMQ keeps the state of the quorum queues deleted by earlier runs (each run declares and deletes
+# its own) in memory and in its write-ahead log; at about 0.2 GB of it this machine's broker did the
+# bare chain at half its rate (docs/performance.md, "Fifth pass"). Above this, the bench says so.
+STALE_QUORUM_MIB = 100
+
+
+def broker() -> dict:
+    """What the local RabbitMQ holds for quorum queues (``rabbitmqctl``, when this user may run it)."""
+    try:
+        out = subprocess.run(["rabbitmqctl", "status", "--formatter", "json"], capture_output=True, text=True, timeout=30)
+        memory = json.loads(out.stdout)["memory"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+        return {}
+    return {"quorum_ets_mib": round(memory["quorum_ets"] / 2**20, 1)} if "quorum_ets" in memory else {}
+
+
 def rows(results: dict) -> list[tuple]:
     """(benchmark, figure, value, baseline, ratio, target, met)."""
     out = []
@@ -140,6 +156,7 @@ if __name__ == "__main__":
         uvloop.install()
     started_at = datetime.now(timezone.utc)
     at_start = machine()  # the load and the commit when it starts: a long run outlasts both
+    at_start["broker_at_start"] = broker()
     t0 = time.monotonic()
     results = asyncio.run(main(args))
     mode = "soak" if args.soak else "quick" if args.quick else "full" if args.full else "default"
@@ -150,5 +167,11 @@ if __name__ == "__main__":
     path.write_text(json.dumps(report, indent=2, default=str))
     print(f"Customer Center benchmarks ({mode}, {report['wall_seconds']} s, {report['machine']['nproc']} cores,"
           f" {report['machine']['cpu']}, load at start {report['machine']['loadavg_at_start'][0]:.1f})")
+    quorum = at_start["broker_at_start"].get("quorum_ets_mib")
+    if quorum is not None:
+        print(f"RabbitMQ at the start: {quorum:,.1f} MiB of quorum-queue state")
+        if quorum > STALE_QUORUM_MIB:
+            print(f"  more than {STALE_QUORUM_MIB} MiB, left by earlier runs: the broker may be slower than it is fresh"
+                  " (restart it, `rabbitmqctl stop; rabbitmq-server -detached`, for figures comparable across runs)")
     print(table(results))
     print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
