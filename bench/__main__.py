@@ -12,6 +12,7 @@ import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 RESULTS = Path(__file__).parent / "results"
 NAMES = ("pipeline", "billing", "api", "login")
@@ -34,7 +35,12 @@ STALE_QUORUM_MIB = 100
 
 
 def broker() -> dict:
-    """What the local RabbitMQ holds for quorum queues (``rabbitmqctl``, when this user may run it)."""
+    """What the local RabbitMQ holds for quorum queues (``rabbitmqctl``, when this user may run it and
+    the benchmarks' broker is the local one)."""
+    from bench.harness import AMQP_URL
+
+    if urlsplit(AMQP_URL).hostname not in ("127.0.0.1", "localhost", "::1"):
+        return {}
     try:
         out = subprocess.run(["rabbitmqctl", "status", "--formatter", "json"], capture_output=True, text=True, timeout=30)
         memory = json.loads(out.stdout)["memory"]
@@ -171,7 +177,8 @@ if __name__ == "__main__":
     if quorum is not None:
         print(f"RabbitMQ at the start: {quorum:,.1f} MiB of quorum-queue state")
         if quorum > STALE_QUORUM_MIB:
-            print(f"  more than {STALE_QUORUM_MIB} MiB, left by earlier runs: the broker may be slower than it is fresh"
+            print(f"  more than {STALE_QUORUM_MIB} MiB (left by earlier runs, or a backlog in live queues): the broker"
+                  " may be slower than it is fresh"
                   " (restart it, `rabbitmqctl stop; rabbitmq-server -detached`, for figures comparable across runs)")
     print(table(results))
     print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
