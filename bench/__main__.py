@@ -29,8 +29,9 @@ def machine() -> dict:
 
 
 # RabbitMQ keeps the state of the quorum queues deleted by earlier runs (each run declares and deletes
-# its own) in memory and in its write-ahead log; at about 0.2 GB of it this machine's broker did the
-# bare chain at half its rate (docs/performance.md, "Fifth pass"). Above this, the bench says so.
+# its own) in memory and in its write-ahead log. At about 0.2 GB of it, a broker here ran the bare
+# chain at 55-65 % of its rate after a restart (2026-11-25), and single registrations took 20-50 %
+# longer (2026-12-06; docs/performance.md, "Fifth pass"). Above this, the bench says so.
 STALE_QUORUM_MIB = 100
 
 
