@@ -30,7 +30,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
 from shared.bus import Bus
-from shared.db import UnitOfWork, unit_of_work, values_statements
+from shared.db import UnitOfWork, settle, unit_of_work, values_statements
 from shared.events import Envelope, Event, UnknownEventType
 from shared.faults import crash_point
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
@@ -205,6 +205,7 @@ class Consumer:
         if not claims:
             return  # no handler for these types (left from an older binding): nothing to apply
         published = False
+        uows: list[UnitOfWork] = []
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 fresh = await claim_inbox_many(conn, claims)
@@ -224,14 +225,22 @@ class Consumer:
                             producer=self.settings.service,
                             correlation_id=envelope.correlation_id,
                             causation_id=envelope.id,
+                            settles=True,
                         )
+                        uows.append(uow)
                         await handler(event, uow)
                         published = published or bool(uow.published)
                         log.info("consumer.applied", handler=handler.__name__)
                 if published:
                     crash_point("uow.before_commit")
+        except BaseException:
+            await asyncio.shield(settle(uows, committed=False))
+            clear_contextvars()
+            raise
+        try:
             if published:
                 crash_point("uow.after_commit")
+            await settle(uows, committed=True)
         finally:
             clear_contextvars()
 

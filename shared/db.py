@@ -1,9 +1,10 @@
 """PostgreSQL: a pool per service bound to the service's schema, migrations, the unit of work."""
 
+import asyncio
 import re
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable, Iterable
 from uuid import UUID
 
 import asyncpg
@@ -112,17 +113,33 @@ def values_statements(head: str, casts: tuple[str, ...], tail: str = "", most: i
 _INSERT_FEW = values_statements("INSERT INTO outbox (event_id, routing_key, envelope)", ("", "", "::json"))
 
 
+Settler = Callable[[bool], Awaitable[None]]
+
+
 class UnitOfWork:
-    """One transaction: the state change and the events it causes commit together, or neither."""
+    """One transaction: the state change and the events it causes commit together, or neither.
+
+    ``then(settler)``: work that must follow the transaction's outcome, awaited with True right after
+    the commit, or with False when it rolled back (notify ends an SMTP message it began inside the
+    transaction). Only a unit of work whose owner runs them offers it (``settles``: ``unit_of_work``
+    and the consumer's); on any other, a caller does its work the ordinary way."""
 
     def __init__(
-        self, conn: asyncpg.Connection, *, producer: str, correlation_id: str, causation_id: UUID | None
+        self, conn: asyncpg.Connection, *, producer: str, correlation_id: str, causation_id: UUID | None,
+        settles: bool = False,
     ) -> None:
         self.conn = conn
         self.producer = producer
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.published: list[UUID] = []  # the ids of the events written
+        self.settles = settles
+        self.settlers: list[Settler] = []
+
+    def then(self, settler: Settler) -> None:
+        if not self.settles:
+            raise RuntimeError("this unit of work's owner does not run what follows its outcome")
+        self.settlers.append(settler)
 
     async def publish(self, event: Event) -> Envelope:
         """Write the event to the outbox, inside this transaction."""
@@ -155,15 +172,36 @@ class UnitOfWork:
         return [row[0] for row in rows]
 
 
+async def settle(uows: Iterable[UnitOfWork], committed: bool) -> None:
+    """Run what follows each unit of work's outcome (``UnitOfWork.then``), in order. A settler's
+    failure is logged, never raised: the transaction's outcome stands and its owner goes on (acks)."""
+    for uow in uows:
+        settlers, uow.settlers = uow.settlers, []
+        for settler in settlers:
+            try:
+                await settler(committed)
+            except Exception as exc:
+                log.error("uow.settler_failed", committed=committed, error=repr(exc))
+
+
 @asynccontextmanager
 async def unit_of_work(
     pool: asyncpg.Pool, *, producer: str, correlation_id: str, causation_id: UUID | None = None
 ) -> AsyncIterator[UnitOfWork]:
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            uow = UnitOfWork(conn, producer=producer, correlation_id=correlation_id, causation_id=causation_id)
-            yield uow
-            if uow.published:
-                crash_point("uow.before_commit")
-        if uow.published:
-            crash_point("uow.after_commit")
+    uow = None
+    try:
+        async with pool.acquire() as conn:
+            async with conn.transaction():
+                uow = UnitOfWork(
+                    conn, producer=producer, correlation_id=correlation_id, causation_id=causation_id, settles=True
+                )
+                yield uow
+                if uow.published:
+                    crash_point("uow.before_commit")
+    except BaseException:
+        if uow is not None:
+            await asyncio.shield(settle([uow], committed=False))
+        raise
+    if uow.published:
+        crash_point("uow.after_commit")
+    await settle([uow], committed=True)

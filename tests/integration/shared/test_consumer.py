@@ -2,6 +2,7 @@ import asyncio
 import uuid
 
 import aio_pika
+import pytest
 
 from shared.consumer import Consumer
 from shared.db import UnitOfWork
@@ -214,3 +215,39 @@ async def test_a_failing_handler_in_a_batch_delays_only_its_own_event(service):
     assert failed == [3, 3]  # in its batch, then alone; the redelivery applied it
     assert sorted(await pool.fetch("SELECT n FROM effects"), key=lambda r: r["n"]) == [(n,) for n in range(20)]
     assert await dead_letters(bus, settings) == []
+
+
+async def test_what_follows_a_handlers_transaction_runs_after_its_commit_or_its_rollback(service):
+    """``UnitOfWork.then``: the consumer awaits each settler with the outcome, after the commit (and
+    before the ack) or after a rollback; a failed attempt's settler hears False, the retry's True."""
+    settings, pool, bus = service
+    await pool.execute("CREATE TABLE settled_effects (n int)")
+    heard: list[tuple[int, bool, int]] = []
+
+    async def remember(event: Pinged, uow: UnitOfWork) -> None:
+        await uow.conn.execute("INSERT INTO settled_effects VALUES ($1)", event.n)
+
+        async def settle(committed: bool) -> None:  # what the effect looks like from outside by then
+            heard.append((event.n, committed, await pool.fetchval("SELECT count(*) FROM settled_effects WHERE n = $1", event.n)))
+
+        uow.then(settle)
+        if event.n == 2 and len([h for h in heard if h[0] == 2]) == 0:
+            raise ConnectionError("the first attempt fails after its settler was registered")
+
+    consumer = Consumer(settings, pool, bus, {Pinged: [remember]})
+    await consumer.start()
+    try:
+        for n in (1, 2):
+            await publish(bus, pinged(n).model_dump_json().encode())
+        await eventually(lambda: asyncio.sleep(0, len(heard) == 3), timeout=10)
+    finally:
+        await consumer.stop()
+    assert sorted(heard) == [(1, True, 1), (2, False, 0), (2, True, 1)]
+
+
+async def test_a_unit_of_work_whose_owner_does_not_settle_it_refuses_a_settler(service):
+    _, pool, _ = service
+    async with pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn, producer="t", correlation_id="c", causation_id=None)
+        with pytest.raises(RuntimeError):
+            uow.then(lambda committed: asyncio.sleep(0))
