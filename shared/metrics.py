@@ -20,7 +20,8 @@ Counters that belong to one service's domain, for its owner to increment where t
 
 - ``BILLING_CHARGES.labels(result="succeeded" | "declined" | "failed").inc()``
   (``cc_billing_charges_total{result}``), one per charge attempt at the payment processor;
-- ``EMAILS_SENT.inc()`` (``cc_emails_sent_total``) once the SMTP server accepted a message;
+- ``EMAILS_SENT.labels(lane="express" | "worker").inc()`` (``cc_emails_sent_total{lane}``) once the SMTP
+  server accepted a message, by who sent it (services/notify/delivery.py);
 - ``EMAILS_HELD.labels(reason="blank_field" | "rejected" | ...).inc()`` (``cc_emails_held_total{reason}``)
   when a message is held. Keep label values to a small fixed set: never an address or an id.
 """
@@ -61,7 +62,7 @@ OUTBOX_PENDING = Gauge("cc_outbox_pending", "Events committed to the outbox and 
 OUTBOX_LAG_SECONDS = Gauge("cc_outbox_lag_seconds", "Age of the oldest event waiting in the outbox (0 when empty).")
 
 BILLING_CHARGES = Counter("cc_billing_charges_total", "Charge attempts at the payment processor, by result.", ["result"])
-EMAILS_SENT = Counter("cc_emails_sent_total", "Emails the SMTP server accepted.")
+EMAILS_SENT = Counter("cc_emails_sent_total", "Emails the SMTP server accepted, by lane (express, worker).", ["lane"])
 EMAILS_HELD = Counter("cc_emails_held_total", "Emails held and not sent, by reason.", ["reason"])
 
 _REQUEST_TIMERS: dict[tuple[str, str, int], object] = {}  # labels() once per (method, route, status)

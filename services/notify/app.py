@@ -3,7 +3,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.notify.delivery import Delivery
+from services.notify.delivery import Delivery, ExpressLane
 from services.notify.handlers import make_handlers, webhook_handlers
 from services.notify.http import routes
 from services.notify.sequences import SequenceScheduler
@@ -32,6 +32,7 @@ async def _reconcile(found: bindings.WebhookBindings) -> None:
 
 def create_app(settings: NotifySettings) -> web.Application:
     sites = SiteNames(settings)
+    express = ExpressLane()
 
     async def site_names(app: web.Application):
         app[SITES] = sites
@@ -73,15 +74,22 @@ def create_app(settings: NotifySettings) -> web.Application:
 
         return ctx
 
+    async def delivery(app: web.Application):
+        app[DELIVERY] = express.delivery = Delivery(settings, app[POOL])
+        express.delivery.start()
+        yield
+        express.delivery = None  # what is queued from now on waits for the next start
+        await app[DELIVERY].stop()
+
     return create_service_app(
         settings,
         service_dir=Path(__file__).parent,
         routes=routes,
-        handlers=make_handlers(settings, sites),
+        handlers=make_handlers(settings, sites, express),
         extra_contexts=[
             site_names,
             webhook_events,
-            worker(DELIVERY, lambda pool: Delivery(settings, pool)),
+            delivery,
             worker(WEBHOOKS, lambda pool: WebhookDelivery(settings, pool)),
             worker(SEQUENCES, lambda pool: SequenceScheduler(settings, pool, sites)),
         ],

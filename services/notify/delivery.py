@@ -50,6 +50,7 @@ import select
 import time
 from datetime import datetime, timezone
 from email.utils import parseaddr
+from uuid import UUID
 
 import aiosmtplib
 import asyncpg
@@ -115,6 +116,20 @@ class SmtpSessions:
             session.reused = True
             return session
         return await self.open()
+
+    def take_fresh(self) -> Session | None:
+        """The most recently used idle session if it needs no NOOP first (``take``), else None: no
+        round trip, no connecting."""
+        while self._idle:
+            session = self._idle[-1]
+            if not session.client.is_connected:
+                self._idle.pop().client.close()
+                continue
+            if time.monotonic() - session.idle_since > self.settings.smtp_noop_after_seconds:
+                return None  # left for ``take``, which checks it
+            session.reused = True
+            return self._idle.pop()
+        return None
 
     async def open(self) -> Session:
         s = self.settings
@@ -190,11 +205,18 @@ class Recorder:
             self._conn = None
 
 
+class ExpressLane:
+    """The running ``Delivery``, for the event handlers, which are made before it starts: while it is
+    None (starting, stopping, or a test's app without it) every message goes through the worker."""
+
+    delivery: "Delivery | None" = None
+
+
 class Delivery(ListeningWorker):
     name = "delivery"
 
     def __init__(self, settings, pool) -> None:
-        super().__init__(settings, pool, "notify_outgoing", poll_seconds=1.0)
+        super().__init__(settings, pool, "notify_messages", poll_seconds=1.0)
         self.sender = parseaddr(settings.mail_from)[1]
         # A live worker is in 'sending' at most for the answer to the "." (smtp_timeout) and a commit.
         self.uncertain_after = settings.delivery_uncertain_seconds
@@ -208,6 +230,41 @@ class Delivery(ListeningWorker):
         await super().stop()
         await self.smtp.close()
         await self.recorder.close()
+
+    # --- the express lane: begun in the transaction that queues the message, ended after its commit ---
+
+    def begin_in(self, uow: UnitOfWork, to: str | None) -> "Beginning | None":
+        """An SMTP transaction for a message the caller's transaction is about to queue, begun on an
+        idle session at once (MAIL and RCPT go out while the caller renders the message); see
+        ``Beginning``. None: the worker sends it (no idle session that needs no NOOP, no valid
+        address, a unit of work whose owner does not settle it, stopping, or the lane is off)."""
+        wait = self.settings.smtp_express_seconds
+        if wait <= 0 or self._stopping or not uow.settles or not to or "@" not in to:
+            return None
+        session = self.smtp.take_fresh()
+        if session is None:
+            return None
+        beginning = Beginning(self, session, to, asyncio.get_running_loop().time() + wait)
+        uow.then(beginning.settle)
+        return beginning
+
+    async def _end_express(self, session: Session, row: dict) -> None:
+        """Steps 2 and 3 of the worker for one message the express lane committed as 'sending'."""
+        crash_point("notify.before_end_of_data")
+        sent = repo.sent_args(row["id"], self._sent_event(row))
+        try:
+            await self._end_and_record(session.client, None, sent)
+        except (PermanentFailure, TemporaryFailure) as exc:
+            session.client.close()
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self._record_failure(conn, row, exc)
+            return
+        except BaseException:
+            session.client.close()
+            raise  # the message stays 'sending': recover_uncertain sends it again
+        EMAILS_SENT.labels(lane="express").inc()
+        log.info("email.sent", message_id=str(row["id"]), express=True)
+        await self.smtp.give_back(session)
 
     async def work_once(self) -> bool:
         if time.monotonic() >= self._next_recovery:
@@ -274,7 +331,7 @@ class Delivery(ListeningWorker):
                     except BaseException:
                         session.client.close()
                         raise  # the others keep their 'sending' (no "." written): sent again later
-                    EMAILS_SENT.inc()
+                    EMAILS_SENT.labels(lane="worker").inc()
                     log.info("email.sent", message_id=str(row["id"]))
                     await self.smtp.give_back(session)
                 return len(rows)
@@ -282,7 +339,7 @@ class Delivery(ListeningWorker):
             for session in sessions.values():  # not ended: the server discards what it was given
                 session.client.close()
 
-    async def _end_and_record(self, client: aiosmtplib.SMTP, conn, sent: tuple) -> None:
+    async def _end_and_record(self, client: aiosmtplib.SMTP, conn: asyncpg.Connection | None, sent: tuple) -> None:
         """Step 2 and 3: the "." and, on 250, the record of it (``MARK_SENT``), with as little as
         possible between them: a kill there is a second copy. The answer is read from the socket
         without going back to the event loop (``end_data_at_once``), so no other task runs between
@@ -301,7 +358,7 @@ class Delivery(ListeningWorker):
             if self.end_data_at_once(client):
                 crash_point("notify.after_accepted")
                 if statement is None:
-                    await repo.mark_sent(conn, sent, end_of_data_at, started)
+                    await self._mark_sent(conn, sent, end_of_data_at, started)
                     return
                 try:
                     await statement.fetchval(*sent, at, int((time.perf_counter() - started) * 1e6))
@@ -311,7 +368,15 @@ class Delivery(ListeningWorker):
                 return
         await self.answer_to_end_data(client)
         crash_point("notify.after_accepted")
-        await repo.mark_sent(conn, sent, end_of_data_at, started)
+        await self._mark_sent(conn, sent, end_of_data_at, started)
+
+    async def _mark_sent(self, conn: asyncpg.Connection | None, sent: tuple, end_of_data_at: float, started: float) -> None:
+        """MARK_SENT on ``conn``, or on a pooled connection when there is none (the express lane's)."""
+        if conn is not None:
+            await repo.mark_sent(conn, sent, end_of_data_at, started)
+            return
+        async with self.pool.acquire() as pooled:
+            await repo.mark_sent(pooled, sent, end_of_data_at, started)
 
     def _sent_event(self, row) -> Envelope | None:
         bind_contextvars(correlation_id=row["correlation_id"])
@@ -377,8 +442,16 @@ class Delivery(ListeningWorker):
         return session
 
     async def _begin_data(self, client: aiosmtplib.SMTP, to: str, mime: bytes) -> None:
+        await self._envelope(client, to)
+        await self._data(client, mime)
+
+    async def _envelope(self, client: aiosmtplib.SMTP, to: str) -> None:
         await client.mail(self.sender)
         await client.rcpt(to)
+
+    @staticmethod
+    async def _data(client: aiosmtplib.SMTP, mime: bytes) -> None:
+        """DATA and the dot-stuffed body, all but the final ``.``."""
         response = await client.execute_command(b"DATA")
         if response.code != 354:
             raise aiosmtplib.SMTPDataError(response.code, response.message)
@@ -453,6 +526,65 @@ class Delivery(ListeningWorker):
         if response.code != 250:
             client.close()
             raise _as_failure(aiosmtplib.SMTPDataError(response.code, response.message))
+
+
+class Beginning:
+    """The express lane's SMTP transaction for one message, inside the transaction that queues it
+    (``Delivery.begin_in``): MAIL and RCPT at once, DATA and the body when the message is rendered
+    (``data``), all within ``smtp_express_seconds`` of the start, which bounds how long the caller's
+    transaction waits for the server. Then the caller inserts the message 'sending' (``sending``)
+    and it commits with the event that caused it; its "." follows the commit (``settle``), without
+    the worker's wake-up, claim and commit of its own. The states and windows are the worker's:
+    killed before the commit, nothing was taken and the event is delivered again; killed after it,
+    the message is 'sending' and ``recover_uncertain`` sends it again. Whatever did not get that far
+    (the server slow or refusing, the message held or already there, a rollback) closes the session,
+    and the server drops the unfinished message: the worker sends it if it was queued."""
+
+    def __init__(self, delivery: Delivery, session: Session, to: str, deadline: float) -> None:
+        self.delivery = delivery
+        self.session: Session | None = session
+        self.deadline = deadline
+        self.message: dict | None = None
+        self._envelope = asyncio.ensure_future(self._bounded(delivery._envelope, session.client, to))
+
+    async def _bounded(self, step, *args) -> None:
+        async with asyncio.timeout_at(self.deadline):
+            await step(*args)
+
+    async def data(self, mime: bytes) -> bool:
+        """True: everything but the final "." is with the server; False: the worker sends it."""
+        if self.session is None:
+            return False
+        try:
+            await self._envelope
+            await self._bounded(Delivery._data, self.session.client, mime)
+        except BaseException as exc:
+            self.close()
+            if not isinstance(exc, Exception):
+                raise
+            log.info("email.express_declined", error=f"{type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    def sending(self, message_id: UUID, **about) -> None:
+        """The caller inserted the message 'sending' after ``data``: its "." follows the commit."""
+        self.message = {"id": message_id, **about, "attempts": 0}
+
+    def close(self) -> None:
+        if not self._envelope.done():
+            self._envelope.cancel()
+        elif not self._envelope.cancelled():
+            self._envelope.exception()  # retrieved: a failure here only means the worker sends it
+        if self.session is not None:
+            self.session.client.close()
+            self.session = None
+
+    async def settle(self, committed: bool) -> None:
+        if not committed or self.message is None or self.session is None:
+            self.close()
+            return
+        session, self.session = self.session, None
+        await self.delivery._end_express(session, self.message)
 
 
 def _reply(data: bytes) -> aiosmtplib.SMTPResponse | None:

@@ -9,6 +9,8 @@ from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from uuid import UUID
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 
 from shared.metrics import EMAILS_HELD
@@ -25,6 +27,9 @@ from shared.db import UnitOfWork
 from shared.events.notify import EmailHeld
 from shared.logging import get_logger
 from shared.sealing import SealedField, Unopenable
+
+if TYPE_CHECKING:
+    from services.notify.delivery import ExpressLane
 
 log = get_logger("notify.email")
 MESSAGE_NAMESPACE = uuid.UUID("0c7b5c8a-7f1e-4a53-9a55-6e6f74696679")
@@ -165,12 +170,19 @@ async def queue_email(
     enrolment_id: UUID | None = None,
     step: int | None = None,
     context=None,
+    express: "ExpressLane | None" = None,
 ) -> UUID:
     """Queue (or hold) one email; ``key`` (default: the causing event's id) makes it idempotent.
     ``context``: the row of ``repo.email_context`` when the caller read it (the site's template and
-    sender then need no query of their own)."""
+    sender then need no query of their own). ``express``: the SMTP transaction may be begun in this
+    unit of work and ended right after its commit (``delivery.ExpressLane``); otherwise, or when it
+    cannot, the delivery worker sends it."""
     key = key or uow.causation_id
     message_id = message_id_for(key, template_name)
+    # The express lane's MAIL and RCPT go out now, while the message is rendered; whatever does not
+    # end 'sending' below is dropped when the transaction ends (``delivery.Beginning``).
+    delivery = express.delivery if express is not None else None
+    beginning = delivery.begin_in(uow, to) if delivery is not None else None
     common = dict(
         message_id=message_id,
         event_id=key,
@@ -226,8 +238,13 @@ async def queue_email(
         text=rendered.text,
         html=rendered.html,
     )
-    if await repo.insert_message(uow.conn, **common, to_address=to, subject=rendered.subject, status="queued", mime=mime):
-        log.info("email.queued", message_id=str(message_id), template=template_name)
+    begun = beginning is not None and await beginning.data(mime)
+    status = "sending" if begun else "queued"
+    if await repo.insert_message(uow.conn, **common, to_address=to, subject=rendered.subject, status=status, mime=mime):
+        log.info("email.queued", message_id=str(message_id), template=template_name, express=begun)
+        if begun:
+            beginning.sending(message_id, site_id=site_id, contact_id=contact_id, template=template_name,
+                              correlation_id=uow.correlation_id)
     return message_id
 
 

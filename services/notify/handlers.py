@@ -7,6 +7,7 @@ from uuid import UUID
 
 from services.notify import repository as repo
 from services.notify.domain import format_date, format_money, format_time
+from services.notify.delivery import ExpressLane
 from services.notify.email import queue_for_contact
 from services.notify.sites import SiteNames
 from services.notify.webhooks.body import webhook_body
@@ -40,7 +41,9 @@ def delivery_id_for(endpoint_id: UUID, event_id: UUID) -> UUID:
     return uuid.uuid5(DELIVERY_NAMESPACE, f"{endpoint_id}:{event_id}")
 
 
-def make_handlers(settings, sites: SiteNames | None = None):
+def make_handlers(settings, sites: SiteNames | None = None, express: ExpressLane | None = None):
+    """``express``: emails queued by these handlers may be sent at once after their event's commit
+    (``delivery.Delivery.begin_in``)."""
     public = settings.public_url.rstrip("/")
     try:
         keys = link_keys_of(settings)
@@ -67,6 +70,7 @@ def make_handlers(settings, sites: SiteNames | None = None):
             fields=fields,
             sites=sites,
             remember_site=remember_site,
+            express=express,
         )
 
     async def remember_contact(event: ContactCreated, uow: UnitOfWork) -> None:

@@ -37,6 +37,10 @@ class NotifySettings(ServiceSettings):
     # held (delivery.py: nothing else runs between that answer and its record, the window a kill turns
     # into a second copy); a slower server is then waited for through the loop. 0: always the loop.
     smtp_answer_wait_seconds: float = 0.01
+    # The express lane (delivery.py): an email queued by an event is begun on an idle SMTP session
+    # inside the event's transaction and ended right after its commit, if the server takes the
+    # beginning within this long; otherwise (and with 0) the delivery worker sends it.
+    smtp_express_seconds: float = 0.25
     mail_from: str = "Customer Center <no-reply@customer-center.localhost>"
     # Temporary failures (4xx, connection trouble) are retried with backoff this many times.
     delivery_max_attempts: int = 8

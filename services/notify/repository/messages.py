@@ -68,11 +68,13 @@ async def insert_message(
     enrolment_id: UUID | None = None,
     step: int | None = None,
 ) -> bool:
-    """False when this event already produced this message (a redelivery)."""
+    """False when this event already produced this message (a redelivery). ``status`` 'sending': its
+    SMTP transaction was begun in this one (``Delivery.begin_in``), and ``sending_at`` is now."""
     inserted = await conn.fetchval(
         # The message and its MIME (when queued) in one round trip.
         "WITH m AS (INSERT INTO messages (id, event_id, template, site_id, contact_id, correlation_id, to_address,"
-        " subject, status, reason, enrolment_id, step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        " subject, status, reason, enrolment_id, step, sending_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+        " $12, CASE WHEN $9::text = 'sending' THEN clock_timestamp() END)"
         " ON CONFLICT DO NOTHING RETURNING id),"
         " o AS (INSERT INTO outgoing (message_id, mime) SELECT id, $13 FROM m WHERE $13::bytea IS NOT NULL)"
         " SELECT 1 FROM m",
