@@ -46,26 +46,33 @@ async def grant_level(
     )
     events = list(after)
     if granted:
-        events.append(
-            Granted(
-                grant_id=grant_id,
-                contact_id=contact["id"],
-                site_id=site.id,
-                site_slug=site.slug,
-                site_name=site.name,
-                program_name=level.program_name,
-                level_id=level.id,
-                level_name=level.name,
-                email=contact["email"],
-                first_name=contact["first_name"],
-                last_name=contact["last_name"],
-                source=source,
-                starts_at=starts_at,
-                ends_at=ends_at,
-            )
-        )
+        events.append(granted_event(grant_id, site=site, contact=contact, level=level, source=source,
+                                    starts_at=starts_at, ends_at=ends_at))
     await uow.publish_all(events)
     return grant_id if granted else None
+
+
+def granted_event(
+    grant_id: UUID, *, site: Site, contact: dict, level: Level, source: str, starts_at: datetime,
+    ends_at: datetime | None = None,
+) -> Granted:
+    """``membership.granted`` for a grant of ``level`` to ``contact`` (its id, email and names)."""
+    return Granted(
+        grant_id=grant_id,
+        contact_id=contact["id"],
+        site_id=site.id,
+        site_slug=site.slug,
+        site_name=site.name,
+        program_name=level.program_name,
+        level_id=level.id,
+        level_name=level.name,
+        email=contact["email"],
+        first_name=contact["first_name"],
+        last_name=contact["last_name"],
+        source=source,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
 
 
 async def end_grant(uow: UnitOfWork, *, site_id: UUID, contact_id: UUID, grant: GrantView, ends_at: datetime, reason: str) -> None:

@@ -354,6 +354,42 @@ async def insert_contact(
     )
 
 
+# A registration in one statement, so in one round trip and atomic without BEGIN and COMMIT: the
+# contact, its grant and its events ($10-$15: two outbox rows), all or (the email is already
+# registered on the site) none. The data-modifying CTEs run whether or not the query reads them.
+_REGISTER = (
+    "WITH c AS (INSERT INTO contacts (id, site_id, email, first_name, last_name, tags, fields)"
+    " VALUES ($1, $2, $3, $4, $5, $6, '{}'::jsonb) ON CONFLICT (site_id, lower(email)) DO NOTHING RETURNING id),"
+    " g AS (INSERT INTO grants (id, contact_id, level_id, source, starts_at) SELECT $7, id, $8, 'registration', $9 FROM c),"
+    " o AS (INSERT INTO outbox (event_id, routing_key, envelope) SELECT e.* FROM (VALUES ($10::uuid, $11::text,"
+    " $12::json), ($13::uuid, $14::text, $15::json)) AS e (event_id, routing_key, envelope) WHERE EXISTS (SELECT FROM c))"
+    " SELECT count(*) FROM c"
+)
+
+
+async def register_contact(
+    conn: asyncpg.Connection,
+    *,
+    contact_id: UUID,
+    site_id: UUID,
+    email: str,
+    first_name: str,
+    last_name: str,
+    tags: list[str],
+    grant_id: UUID,
+    level_id: UUID,
+    starts_at: datetime,
+    events: list[tuple[UUID, str, str]],
+) -> bool:
+    """The contact, its registration grant and its two events (``envelopes_json``) in one statement
+    on ``conn`` outside a transaction; False (nothing written) when the email is already registered."""
+    (first, second) = events
+    return bool(await conn.fetchval(
+        _REGISTER, contact_id, site_id, email, first_name, last_name, tags, grant_id, level_id, starts_at,
+        *first, *second,
+    ))
+
+
 async def contact_by_email(conn: asyncpg.Connection, site_id: UUID, email: str) -> dict | None:
     return _contact(
         await conn.fetchrow(

@@ -8,11 +8,13 @@ from aiohttp import web
 
 from services.membership import repository as repo
 from services.membership.domain import EmailTaken, SiteNotFound, check_can_register
-from services.membership.grants import grant_level
-from services.membership.http.common import connection, work
+from services.membership.grants import granted_event
+from services.membership.http.common import connection
 from services.membership.schemas import ApiKeyCheck, Me, Membership, RegisterRequest, RegisterResponse
 from shared.errors import NotFound, Unauthorized
+from shared.events import envelopes_json
 from shared.events.membership import ContactCreated
+from shared.faults import crash_point
 from shared.http import json_response, read_body
 from shared.identity import contact_of
 from shared.logging import get_logger
@@ -25,24 +27,13 @@ routes = web.RouteTableDef()
 async def register(request: web.Request) -> web.Response:
     """A new contact gets the site's registration defaults (level, tags, sequences); the welcome email follows by events."""
     body = await read_body(request, RegisterRequest)
-    contact_id = uuid.uuid4()
+    contact_id, grant_id = uuid.uuid4(), uuid.uuid4()
     now = datetime.now(timezone.utc)
-    async with work(request) as uow:
-        site, level = await repo.site_and_default_level(uow.conn, body.site) or (None, None)
+    async with connection(request) as conn:
+        site, level = await repo.site_and_default_level(conn, body.site) or (None, None)
         if site is None:
             raise SiteNotFound()
         check_can_register(site)
-        contact = await repo.insert_contact(
-            uow.conn,
-            contact_id=contact_id,
-            site_id=site.id,
-            email=body.email,
-            first_name=body.first_name,
-            last_name=body.last_name,
-            tags=list(site.registration_tags),
-        )
-        if contact is None:
-            raise EmailTaken()
         created = ContactCreated(
             contact_id=contact_id,
             site_id=site.id,
@@ -52,9 +43,19 @@ async def register(request: web.Request) -> web.Response:
             last_name=body.last_name,
             start_sequences=list(site.registration_sequences),
         )
-        await grant_level(
-            uow, site=site, contact=contact, level=level, source="registration", starts_at=now, after=[created]
-        )
+        contact = {"id": contact_id, "email": body.email, "first_name": body.first_name, "last_name": body.last_name}
+        granted = granted_event(grant_id, site=site, contact=contact, level=level, source="registration", starts_at=now)
+        events = envelopes_json([created, granted], producer="membership", correlation_id=request["correlation_id"])
+        # One statement: the contact, its grant and both events commit together, or nothing does (the
+        # crash points are a unit of work's, which this is).
+        crash_point("uow.before_commit")
+        if not await repo.register_contact(
+            conn, contact_id=contact_id, site_id=site.id, email=body.email, first_name=body.first_name,
+            last_name=body.last_name, tags=list(site.registration_tags), grant_id=grant_id, level_id=level.id,
+            starts_at=now, events=events,
+        ):
+            raise EmailTaken()
+        crash_point("uow.after_commit")
     log.info("contact.registered", contact_id=str(contact_id), site=site.slug, level_id=str(level.id))
     return json_response(
         RegisterResponse(contact_id=contact_id, site=site.slug, email=body.email, level=level.name), status=201
