@@ -90,14 +90,24 @@ class Session:
         self.sent = 0
         self.idle_since = time.monotonic()
         self.reused = False
+        self.mail_ahead: asyncio.Task | None = None  # MAIL for the next message, sent when it went idle
+
+    async def mail(self, sender: str) -> None:
+        """MAIL FROM for this session's next message, or the answer to the one sent ahead."""
+        ahead, self.mail_ahead = self.mail_ahead, None
+        await (ahead if ahead is not None else self.client.mail(sender))
 
 
 class SmtpSessions:
     """At most ``smtp_pool_size`` idle SMTP sessions kept open; more may be in use at once. A session
-    is closed after ``smtp_messages_per_session`` messages or ``smtp_idle_seconds`` idle."""
+    is closed after ``smtp_messages_per_session`` messages or ``smtp_idle_seconds`` idle. A session
+    that goes idle sends the MAIL FROM of its next message at once (the envelope sender is always
+    ``sender``): the next message starts at RCPT. A mail transaction that holds only its sender is
+    nothing to the server; QUIT or a dropped connection ends it."""
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings, sender: str = "") -> None:
         self.settings = settings
+        self.sender = sender
         self._idle: list[Session] = []
 
     async def take(self) -> Session:
@@ -153,6 +163,9 @@ class SmtpSessions:
             and len(self._idle) < self.settings.smtp_pool_size
         ):
             session.idle_since = time.monotonic()
+            if self.sender:
+                session.mail_ahead = asyncio.ensure_future(session.client.mail(self.sender))
+                session.mail_ahead.add_done_callback(_retrieved)  # a failure shows when it is awaited
             self._idle.append(session)
         else:
             await self._end(session)
@@ -221,7 +234,7 @@ class Delivery(ListeningWorker):
         # A live worker is in 'sending' at most for the answer to the "." (smtp_timeout) and a commit.
         self.uncertain_after = settings.delivery_uncertain_seconds
         self._next_recovery = 0.0
-        self.smtp = SmtpSessions(settings)
+        self.smtp = SmtpSessions(settings, self.sender)
         self.recorder = Recorder(settings)
         # One message at a time from its "." to the record of its 250 (the recorder is one connection).
         self._finishing = asyncio.Lock()
@@ -235,7 +248,7 @@ class Delivery(ListeningWorker):
 
     def begin_in(self, uow: UnitOfWork, to: str | None) -> "Beginning | None":
         """An SMTP transaction for a message the caller's transaction is about to queue, begun on an
-        idle session at once (MAIL and RCPT go out while the caller renders the message); see
+        idle session at once (MAIL, RCPT and DATA go out while the caller renders the message); see
         ``Beginning``. None: the worker sends it (no idle session that needs no NOOP, no valid
         address, a unit of work whose owner does not settle it, stopping, or the lane is off)."""
         wait = self.settings.smtp_express_seconds
@@ -424,7 +437,7 @@ class Delivery(ListeningWorker):
         taken: the message starts again at once on a new session."""
         session = await self._session()
         try:
-            await self._begin_data(session.client, to, mime)
+            await self._begin_data(session, to, mime)
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError, aiosmtplib.SMTPResponseException) as exc:
             closing = getattr(exc, "code", 421) == 421  # 421: the server is closing this session
             session.client.close()
@@ -432,7 +445,7 @@ class Delivery(ListeningWorker):
                 raise _as_failure(exc) from None
             session = await self._session(fresh=True)
             try:
-                await self._begin_data(session.client, to, mime)
+                await self._begin_data(session, to, mime)
             except Exception as exc:
                 session.client.close()
                 raise _as_failure(exc) from None
@@ -441,20 +454,22 @@ class Delivery(ListeningWorker):
             raise _as_failure(exc) from None
         return session
 
-    async def _begin_data(self, client: aiosmtplib.SMTP, to: str, mime: bytes) -> None:
-        await self._envelope(client, to)
-        await self._data(client, mime)
+    async def _begin_data(self, session: Session, to: str, mime: bytes) -> None:
+        await self._open_data(session, to)
+        self._body(session.client, mime)
 
-    async def _envelope(self, client: aiosmtplib.SMTP, to: str) -> None:
-        await client.mail(self.sender)
+    async def _open_data(self, session: Session, to: str) -> None:
+        """MAIL (unless sent ahead), RCPT and DATA (its 354 read): the body may follow at once."""
+        client = session.client
+        await session.mail(self.sender)
         await client.rcpt(to)
-
-    @staticmethod
-    async def _data(client: aiosmtplib.SMTP, mime: bytes) -> None:
-        """DATA and the dot-stuffed body, all but the final ``.``."""
         response = await client.execute_command(b"DATA")
         if response.code != 354:
             raise aiosmtplib.SMTPDataError(response.code, response.message)
+
+    @staticmethod
+    def _body(client: aiosmtplib.SMTP, mime: bytes) -> None:
+        """The dot-stuffed body, all but the final ``.``."""
         body = _LONE_LINE_ENDS.sub(b"\r\n", mime)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
@@ -530,7 +545,7 @@ class Delivery(ListeningWorker):
 
 class Beginning:
     """The express lane's SMTP transaction for one message, inside the transaction that queues it
-    (``Delivery.begin_in``): MAIL and RCPT at once, DATA and the body when the message is rendered
+    (``Delivery.begin_in``): MAIL, RCPT and DATA at once, the body when the message is rendered
     (``data``), all within ``smtp_express_seconds`` of the start, which bounds how long the caller's
     transaction waits for the server. Then the caller inserts the message 'sending' (``sending``)
     and it commits with the event that caused it; its "." follows the commit (``settle``), without
@@ -545,7 +560,7 @@ class Beginning:
         self.session: Session | None = session
         self.deadline = deadline
         self.message: dict | None = None
-        self._envelope = asyncio.ensure_future(self._bounded(delivery._envelope, session.client, to))
+        self._opened = asyncio.ensure_future(self._bounded(delivery._open_data, session, to))
 
     async def _bounded(self, step, *args) -> None:
         async with asyncio.timeout_at(self.deadline):
@@ -556,8 +571,10 @@ class Beginning:
         if self.session is None:
             return False
         try:
-            await self._envelope
-            await self._bounded(Delivery._data, self.session.client, mime)
+            await self._opened
+            if asyncio.get_running_loop().time() >= self.deadline:
+                raise TimeoutError("the express lane's time is up")
+            Delivery._body(self.session.client, mime)
         except BaseException as exc:
             self.close()
             if not isinstance(exc, Exception):
@@ -571,10 +588,10 @@ class Beginning:
         self.message = {"id": message_id, **about, "attempts": 0}
 
     def close(self) -> None:
-        if not self._envelope.done():
-            self._envelope.cancel()
-        elif not self._envelope.cancelled():
-            self._envelope.exception()  # retrieved: a failure here only means the worker sends it
+        if not self._opened.done():
+            self._opened.cancel()
+        elif not self._opened.cancelled():
+            self._opened.exception()  # retrieved: a failure here only means the worker sends it
         if self.session is not None:
             self.session.client.close()
             self.session = None
@@ -585,6 +602,11 @@ class Beginning:
             return
         session, self.session = self.session, None
         await self.delivery._end_express(session, self.message)
+
+
+def _retrieved(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _reply(data: bytes) -> aiosmtplib.SMTPResponse | None:

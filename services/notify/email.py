@@ -29,7 +29,7 @@ from shared.logging import get_logger
 from shared.sealing import SealedField, Unopenable
 
 if TYPE_CHECKING:
-    from services.notify.delivery import ExpressLane
+    from services.notify.delivery import Beginning, ExpressLane
 
 log = get_logger("notify.email")
 MESSAGE_NAMESPACE = uuid.UUID("0c7b5c8a-7f1e-4a53-9a55-6e6f74696679")
@@ -171,6 +171,7 @@ async def queue_email(
     step: int | None = None,
     context=None,
     express: "ExpressLane | None" = None,
+    beginning: "Beginning | None" = None,
 ) -> UUID:
     """Queue (or hold) one email; ``key`` (default: the causing event's id) makes it idempotent.
     ``context``: the row of ``repo.email_context`` when the caller read it (the site's template and
@@ -179,10 +180,11 @@ async def queue_email(
     cannot, the delivery worker sends it."""
     key = key or uow.causation_id
     message_id = message_id_for(key, template_name)
-    # The express lane's MAIL and RCPT go out now, while the message is rendered; whatever does not
-    # end 'sending' below is dropped when the transaction ends (``delivery.Beginning``).
-    delivery = express.delivery if express is not None else None
-    beginning = delivery.begin_in(uow, to) if delivery is not None else None
+    # The express lane's MAIL, RCPT and DATA go out now, while the message is rendered (or earlier: the
+    # caller's ``beginning``); whatever does not end 'sending' below is dropped when the transaction
+    # ends (``delivery.Beginning``).
+    if beginning is None and express is not None and express.delivery is not None:
+        beginning = express.delivery.begin_in(uow, to)
     common = dict(
         message_id=message_id,
         event_id=key,
@@ -263,7 +265,11 @@ async def queue_for_contact(
 ) -> UUID:
     """An email to a contact: what notify stored about them and their site, then the event's own fields
     (which win: a blank in the event is held, never papered over). ``remember_site``: (slug, name) the
-    event said of the site, kept in the same round trip (``repo.email_context``)."""
+    event said of the site, kept in the same round trip (``repo.email_context``). An address the
+    caller gives starts the express lane's SMTP transaction before that round trip."""
+    express = kw.get("express")
+    if to is not None and express is not None and express.delivery is not None:
+        kw["beginning"] = express.delivery.begin_in(uow, to)
     context = await repo.email_context(uow.conn, contact_id, site_id, template_name, remember=remember_site)
     site_name = context["site_name"] or (remember_site and remember_site[1].strip()) or None
     if site_name is None and sites is not None:  # no event named the site yet: membership is asked
