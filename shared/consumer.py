@@ -24,6 +24,7 @@ outgoing webhooks: ``services/notify/webhooks/bindings.py``).
 import asyncio
 import contextlib
 from typing import Awaitable, Callable, ClassVar, Mapping
+from uuid import UUID
 
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
@@ -79,9 +80,47 @@ async def claim_inbox_many(conn: asyncpg.Connection, claims: list[tuple]) -> set
     return {(r["event_id"], r["handler"]) for r in rows}
 
 
+async def begin_and_claim(conn: asyncpg.Connection, claims: list[tuple]) -> set[tuple] | None:
+    """``BEGIN`` and ``claim_inbox_many`` in one round trip: one simple-protocol query, its values
+    written as literals (event ids are UUIDs, handler names are code's), whose status says how many
+    pairs were new. → the new pairs when that answers it (all or none of them), the transaction open;
+    None when only some were (a retry after a partial failure): nothing open, claim as usual."""
+    ordered = sorted(set(claims))
+    values = ", ".join(f"('{UUID(str(event_id))}'::uuid, '{handler.replace(chr(39), chr(39) * 2)}')" for event_id, handler in ordered)
+    status = await conn.execute(f"BEGIN; INSERT INTO inbox (event_id, handler) VALUES {values} ON CONFLICT DO NOTHING")
+    inserted = int(status.rsplit(" ", 1)[1])
+    if inserted == len(ordered):
+        return set(ordered)
+    if inserted == 0:
+        return set()
+    await conn.execute("ROLLBACK")
+    return None
+
+
 _CLAIM_FEW = values_statements(
     "INSERT INTO inbox (event_id, handler)", ("::uuid", "::text"), " ON CONFLICT DO NOTHING RETURNING event_id, handler"
 )
+
+
+@contextlib.asynccontextmanager
+async def _transaction(conn: asyncpg.Connection, claims: list[tuple]):
+    """The batch's transaction, begun with its inbox claims (``begin_and_claim``) → the new pairs;
+    committed when the block ends, rolled back when it raises. A handler cannot open a transaction of
+    its own inside it (asyncpg refuses ``conn.transaction()`` in one begun by hand: loudly)."""
+    try:
+        fresh = await begin_and_claim(conn, claims)
+        if fresh is not None:
+            yield fresh
+    except BaseException:
+        if not conn.is_closed() and conn.is_in_transaction():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(conn.execute("ROLLBACK"))
+        raise
+    if fresh is None:
+        async with conn.transaction():
+            yield await claim_inbox_many(conn, claims)
+        return
+    await conn.execute("COMMIT")
 
 
 def handler_name(handler: Handler) -> str:
@@ -207,8 +246,7 @@ class Consumer:
         published = False
         uows: list[UnitOfWork] = []
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                fresh = await claim_inbox_many(conn, claims)
+            async with self.pool.acquire() as conn, _transaction(conn, claims) as fresh:
                 for _, envelope, calls in work:
                     clear_contextvars()
                     bind_contextvars(

@@ -251,3 +251,28 @@ async def test_a_unit_of_work_whose_owner_does_not_settle_it_refuses_a_settler(s
         uow = UnitOfWork(conn, producer="t", correlation_id="c", causation_id=None)
         with pytest.raises(RuntimeError):
             uow.then(lambda committed: asyncio.sleep(0))
+
+
+async def test_begin_and_claim_answers_all_or_none_and_leaves_a_partial_claim_to_the_usual_path(service):
+    """The batch's BEGIN and inbox claim in one round trip (``begin_and_claim``): the status of the
+    INSERT tells all new from none new; some new (a retry after a partial failure) is handed back
+    with nothing open. Handler names are written as literals: a quote in one stays a quote."""
+    from shared.consumer import begin_and_claim, claim_inbox_many
+
+    _, pool, _ = service
+    event = uuid.uuid4()
+    pairs = [(event, "tests.handler_a"), (event, "tests.it's_b")]
+    async with pool.acquire() as conn:
+        assert await begin_and_claim(conn, pairs) == set(pairs)
+        assert conn.is_in_transaction()
+        await conn.execute("ROLLBACK")  # nothing claimed after all
+        assert await begin_and_claim(conn, pairs[:1]) == set(pairs[:1])
+        await conn.execute("COMMIT")
+        assert await begin_and_claim(conn, pairs[:1]) == set()  # applied before: the transaction is open, for nothing
+        await conn.execute("COMMIT")
+        assert await begin_and_claim(conn, pairs) is None
+        assert not conn.is_in_transaction()
+        async with conn.transaction():
+            assert await claim_inbox_many(conn, pairs) == {pairs[1]}
+        handlers = await conn.fetch("SELECT handler FROM inbox WHERE event_id = $1 ORDER BY handler", event)
+    assert [r["handler"] for r in handlers] == ["tests.handler_a", "tests.it's_b"]
