@@ -106,11 +106,11 @@ FROM membership.contacts c JOIN auth.logins l ON l.contact_id = c.id JOIN notify
 WHERE c.email = $1 AND m.template = 'welcome'
 """
 HOPS = (
-    ("request -> membership's transaction", "request", "membership"),
+    ("request -> membership's write (its statement)", "request", "membership"),
     ("-> auth's consumer transaction", "membership", "auth"),
     ("-> notify's consumer transaction", "auth", "notify"),
-    ("-> 'sending' (delivery claimed, SMTP up to the final '.')", "notify", "sending"),
-    ("-> the SMTP server's 250", "sending", "accepted"),
+    ("-> 'sending' (SMTP up to the final '.': in notify's transaction, or the worker's claim)", "notify", "sending"),
+    ("-> the SMTP server's 250 (after the commit)", "sending", "accepted"),
 )
 
 

@@ -8,7 +8,9 @@ retries and then dead-letters the message.
 
 Batches: deliveries that arrive while ``consumer_concurrency`` batches are already in progress wait
 and are then applied together, every handler of every message of the batch in **one** transaction
-(the inbox claims in one statement), and acked after it committed. On an idle system a batch is one
+(the inbox claims in one statement, sent with its ``BEGIN``: ``begin_and_claim``), and acked after
+it committed; what a handler asked to follow the outcome (``UnitOfWork.then``: notify ending an SMTP
+message it began) runs between the commit and the ack. On an idle system a batch is one
 message and nothing waits; under load one commit (and one pooled connection) serves many events.
 The claims and the effects still commit together, and the acks still follow the commit. When a batch
 fails, nothing of it committed: each of its messages is then processed alone, one transaction per
