@@ -4,6 +4,7 @@ process runs inside it, and every outcome of the "." is still recorded (sent, re
 when the server answers later than notify waits for it on the socket."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from pathlib import Path
@@ -27,11 +28,14 @@ class Server:
     def __init__(self) -> None:
         self.received: list[str] = []
         self.answers: dict[str, str] = {}
-        self.delay = 0.0
+        self.delay = 0.0  # before answering the end of DATA
+        self.rcpt_delay = 0.0  # before answering RCPT
         self.refused: set[str] = set()
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         if address in self.refused:
             return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)
@@ -54,14 +58,23 @@ def server():
     server.controller.stop()
 
 
-@pytest.fixture
-async def pool(database_url):
-    await migrate(database_url, SCHEMA, Path(services.notify.__file__).parent)
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, server_settings={"search_path": SCHEMA})
+@contextlib.asynccontextmanager
+async def notify_tables(database_url: str, schema: str):
+    """A pool on notify's tables in ``schema`` of their own (migrated, emptied)."""
+    await migrate(database_url, schema, Path(services.notify.__file__).parent)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, server_settings={"search_path": schema})
     async with pool.acquire() as conn:
         await conn.execute("TRUNCATE messages, outgoing, outbox")
-    yield pool
-    await pool.close()
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def pool(database_url):
+    async with notify_tables(database_url, SCHEMA) as pool:
+        yield pool
 
 
 async def queue(pool, to: str) -> uuid.UUID:

@@ -4,48 +4,23 @@ worker; whatever does not get that far leaves the worker to send it, and never a
 
 import asyncio
 import uuid
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-import services.notify
 from services.notify.delivery import Delivery, ExpressLane
 from services.notify.email import queue_email
 from services.notify.settings import NotifySettings
-from shared.db import UnitOfWork, migrate, unit_of_work
-from tests.integration.notify.test_end_of_data_window import Server, queue
+from shared.db import UnitOfWork, unit_of_work
+from tests.integration.notify.test_end_of_data_window import notify_tables, queue, server  # noqa: F401 (a fixture)
 
 SCHEMA = "notify_express"  # tables of this test's own: the suite's running notify never claims these
 
 
-class SlowServer(Server):
-    """The window test's server, which can also take its time over RCPT."""
-
-    rcpt_delay = 0.0
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.rcpt_delay:
-            await asyncio.sleep(self.rcpt_delay)
-        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
-
-
-@pytest.fixture
-def server():
-    server = SlowServer()
-    server.controller.start()
-    yield server
-    server.controller.stop()
-
-
 @pytest.fixture
 async def pool(database_url):
-    await migrate(database_url, SCHEMA, Path(services.notify.__file__).parent)
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, server_settings={"search_path": SCHEMA})
-    async with pool.acquire() as conn:
-        await conn.execute("TRUNCATE messages, outgoing, outbox")
-    yield pool
-    await pool.close()
+    async with notify_tables(database_url, SCHEMA) as pool:
+        yield pool
 
 
 @pytest.fixture
