@@ -37,8 +37,14 @@ is worse than a second copy that mail clients can recognise as the same message.
 
 SMTP sessions are kept open and reused (``SmtpSessions``): a message takes an idle session (checked
 with NOOP when it has been idle a while), or opens one; the session goes back only after the
-message's outcome committed, and only when the send succeeded (a failed session is closed). A
-reused session that turns out dead before the final ``.`` (nothing taken) is replaced once, at once.
+message's outcome committed, and only when the send succeeded (a failed session is closed), and then
+sends its next message's MAIL FROM at once. A reused session that turns out dead before the final
+``.`` (nothing taken) is replaced once, at once.
+
+The express lane (``Beginning``): an email an event's handler queues does step 1 inside the event's
+own transaction, on an idle session, and is inserted 'sending'; steps 2 and 3 follow that
+transaction's commit at once, before the event is acked. Same states, same windows, no wake-up,
+claim or commit of the worker's; anything that does not get that far leaves it to the worker.
 """
 
 import asyncio

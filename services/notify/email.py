@@ -7,9 +7,8 @@ import re
 import uuid
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
-from uuid import UUID
-
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 import asyncpg
 
