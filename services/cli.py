@@ -61,6 +61,7 @@ async def billing_run_direct(as_of: str | None, site_id: str | None) -> dict:
     from services.billing.run import BillingRun
     from services.billing.settings import BillingSettings
     from shared.db import create_pool
+    from shared.loop import freeze_start_up
 
     settings = BillingSettings()
     # A connection for each batch in flight, opened before the run starts.
@@ -70,6 +71,7 @@ async def billing_run_direct(as_of: str | None, site_id: str | None) -> dict:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     pool = await create_pool(settings, "billing")
+    freeze_start_up()
     try:
         async with aiohttp.ClientSession() as session:
             run = BillingRun(pool, SandboxProcessor(settings.sandbox_url, session), settings)

@@ -16,7 +16,7 @@ from shared.consumer import Consumer, Handlers
 from shared.db import create_pool, migrate
 from shared.http import correlation_middleware, error_middleware
 from shared.logging import get_logger
-from shared.loop import new_event_loop
+from shared.loop import freeze_start_up, new_event_loop
 from shared.metrics import instrument
 from shared.outbox import OutboxRelay
 
@@ -140,8 +140,13 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+async def _frozen(app: web.Application) -> None:
+    freeze_start_up()
+
+
 def run(app: web.Application, settings) -> None:
     """Serve until SIGTERM or SIGINT; then shut down gracefully."""
+    app.on_startup.append(_frozen)  # last: after the pools, the broker and the workers started
     loop = new_event_loop(settings)
     log.info(
         "service.starting", service=settings.service, host=settings.host, port=settings.port,
