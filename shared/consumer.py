@@ -88,7 +88,7 @@ async def begin_and_claim(conn: asyncpg.Connection, claims: list[tuple]) -> set[
     pairs were new. → the new pairs when that answers it (all or none of them), the transaction open;
     None when only some were (a retry after a partial failure): nothing open, claim as usual."""
     ordered = sorted(set(claims))
-    values = ", ".join(f"('{UUID(str(event_id))}'::uuid, '{handler.replace(chr(39), chr(39) * 2)}')" for event_id, handler in ordered)
+    values = ", ".join(f"('{UUID(str(event_id))}'::uuid, {_literal(handler)})" for event_id, handler in ordered)
     status = await conn.execute(f"BEGIN; INSERT INTO inbox (event_id, handler) VALUES {values} ON CONFLICT DO NOTHING")
     inserted = int(status.rsplit(" ", 1)[1])
     if inserted == len(ordered):
@@ -97,6 +97,10 @@ async def begin_and_claim(conn: asyncpg.Connection, claims: list[tuple]) -> set[
         return set()
     await conn.execute("ROLLBACK")
     return None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 _CLAIM_FEW = values_statements(
@@ -111,18 +115,26 @@ async def _transaction(conn: asyncpg.Connection, claims: list[tuple]):
     its own inside it (asyncpg refuses ``conn.transaction()`` in one begun by hand: loudly)."""
     try:
         fresh = await begin_and_claim(conn, claims)
-        if fresh is not None:
-            yield fresh
     except BaseException:
-        if not conn.is_closed() and conn.is_in_transaction():
-            with contextlib.suppress(Exception):
-                await asyncio.shield(conn.execute("ROLLBACK"))
+        await _roll_back(conn)
         raise
     if fresh is None:
         async with conn.transaction():
             yield await claim_inbox_many(conn, claims)
         return
+    try:
+        yield fresh
+    except BaseException:
+        await _roll_back(conn)
+        raise
     await conn.execute("COMMIT")
+
+
+async def _roll_back(conn: asyncpg.Connection) -> None:
+    """End a transaction begun by hand that failed (the pool would otherwise warn and roll it back)."""
+    if not conn.is_closed() and conn.is_in_transaction():
+        with contextlib.suppress(Exception):
+            await asyncio.shield(conn.execute("ROLLBACK"))
 
 
 def handler_name(handler: Handler) -> str:
@@ -245,7 +257,7 @@ class Consumer:
         claims = [(envelope.id, handler_name(handler)) for _, envelope, calls in work for handler, _ in calls]
         if not claims:
             return  # no handler for these types (left from an older binding): nothing to apply
-        published = False
+        published = committed = False
         uows: list[UnitOfWork] = []
         try:
             async with self.pool.acquire() as conn, _transaction(conn, claims) as fresh:
@@ -273,15 +285,11 @@ class Consumer:
                         log.info("consumer.applied", handler=handler.__name__)
                 if published:
                     crash_point("uow.before_commit")
-        except BaseException:
-            await asyncio.shield(settle(uows, committed=False))
-            clear_contextvars()
-            raise
-        try:
+            committed = True
             if published:
                 crash_point("uow.after_commit")
-            await settle(uows, committed=True)
         finally:
+            await asyncio.shield(settle(uows, committed))
             clear_contextvars()
 
     async def process(self, message: AbstractIncomingMessage) -> None:

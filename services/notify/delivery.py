@@ -230,6 +230,10 @@ class ExpressLane:
 
     delivery: "Delivery | None" = None
 
+    def begin_in(self, uow: UnitOfWork, to: str | None) -> "Beginning | None":
+        """``Delivery.begin_in`` on the running delivery; None when there is none."""
+        return self.delivery.begin_in(uow, to) if self.delivery is not None else None
+
 
 class Delivery(ListeningWorker):
     name = "delivery"

@@ -182,8 +182,8 @@ async def queue_email(
     # The express lane's MAIL, RCPT and DATA go out now, while the message is rendered (or earlier: the
     # caller's ``beginning``); whatever does not end 'sending' below is dropped when the transaction
     # ends (``delivery.Beginning``).
-    if beginning is None and express is not None and express.delivery is not None:
-        beginning = express.delivery.begin_in(uow, to)
+    if beginning is None and express is not None:
+        beginning = express.begin_in(uow, to)
     common = dict(
         message_id=message_id,
         event_id=key,
@@ -266,9 +266,8 @@ async def queue_for_contact(
     (which win: a blank in the event is held, never papered over). ``remember_site``: (slug, name) the
     event said of the site, kept in the same round trip (``repo.email_context``). An address the
     caller gives starts the express lane's SMTP transaction before that round trip."""
-    express = kw.get("express")
-    if to is not None and express is not None and express.delivery is not None:
-        kw["beginning"] = express.delivery.begin_in(uow, to)
+    if to is not None and kw.get("express") is not None:
+        kw["beginning"] = kw["express"].begin_in(uow, to)
     context = await repo.email_context(uow.conn, contact_id, site_id, template_name, remember=remember_site)
     site_name = context["site_name"] or (remember_site and remember_site[1].strip()) or None
     if site_name is None and sites is not None:  # no event named the site yet: membership is asked
