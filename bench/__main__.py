@@ -74,6 +74,10 @@ def rows(results: dict) -> list[tuple]:
             row("welcome pipeline", "database rows written per registration", p.get("rows_written_per_registration"), None, "-", True)
         if "cpu_ms_per_registration" in p:
             row("welcome pipeline", "CPU ms per registration per process", compact(p["cpu_ms_per_registration"]), None, "-", True)
+        if "machine_cpu_ms_per_registration" in p:
+            # The rate's ratio is about the inverse of this one when both runs keep the cores busy.
+            row("welcome pipeline", f"CPU ms per registration, whole machine ({p['machine_busy']:.0%} busy; vs per chain message)",
+                p["machine_cpu_ms_per_registration"], p.get("baseline_machine_cpu_ms_per_message"), "-", True, digits=2)
     if b := results.get("billing"):
         rate, base = b["per_second"], b["baseline_per_second"]
         row("billing run", f"subscriptions/s, 2 workers, n={b['subscriptions']:,}", rate, base, ">= 60%", rate >= 0.6 * base)
@@ -92,6 +96,11 @@ def rows(results: dict) -> list[tuple]:
             row("billing run", "CPU us/subscription, sandbox + relay + services' postgres"
                 f" ({cpu['sandbox']:g} + {cpu['relay']:g} + {cpu['postgres_services']:g})",
                 cpu["sandbox"] + cpu["relay"] + cpu["postgres_services"], None, "-", True)
+            if "rabbitmq" in cpu:
+                row("billing run", "CPU us/subscription, RabbitMQ taking the relay's messages", cpu["rabbitmq"], None, "-", True)
+            if "machine" in cpu and "machine" in base_cpu:
+                row("billing run", "CPU us/subscription, whole machine while the runs work (vs the baseline's)",
+                    cpu["machine"], base_cpu["machine"], "-", True)
     if a := results.get("api"):
         base = a["baseline"]
         for path in ("/api/me", "/api/orders", "/api/invoices", "/api/can-open"):

@@ -210,12 +210,6 @@ def peak_rss_kib(pid: int) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def cpu_per_request(pids: dict[str, int], run) -> tuple[dict, dict]:
     """``await run()`` (a ``load``) and the CPU milliseconds each process spent per request meanwhile:
     moved much less than req/s by what else the machine runs."""
@@ -242,6 +236,61 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_cpu_seconds() -> float | None:
+    """CPU time the local RabbitMQ (its ``beam.smp``) has used so far; None when it is not a process
+    of this machine this user can see."""
+    total = None
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                comm = Path(f"/proc/{name}/comm").read_text().strip()
+            except OSError:
+                continue
+            if comm == "beam.smp" and (cpu := cpu_seconds(int(name))) is not None:
+                total = (total or 0.0) + cpu
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (``/proc/stat``: all but idle and
+    waiting for I/O), whatever process spent it."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class MachineCpu:
+    """``machine_busy_seconds()`` sampled every ``interval`` seconds while entered, so that the CPU of
+    a window known only afterwards (by wall-clock times another process reports) can be read:
+    ``between(start, end)``."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self.task: asyncio.Task | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            self.samples.append((time.time(), machine_busy_seconds()))
+            await asyncio.sleep(self.interval)
+
+    async def __aenter__(self) -> "MachineCpu":
+        self.task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.samples.append((time.time(), machine_busy_seconds()))
+
+    def between(self, start: float, end: float) -> float:
+        """Busy CPU seconds from the last sample at or before ``start`` to the first at or after ``end``
+        (the window widened by less than ``interval`` at each end)."""
+        first = max((s for s in self.samples if s[0] <= start), default=self.samples[0])
+        last = min((s for s in self.samples if s[0] >= end), default=self.samples[-1])
+        return last[1] - first[1]
 
 
 async def logged_in_contacts(bs: BenchSystem, session, n: int, concurrency: int = 4) -> list[dict]:
