@@ -58,6 +58,15 @@ async def test_two_runs_at_once_charge_each_of_5000_due_orders_exactly_once(syst
     assert {uuid.UUID(r["order_id"]) for r in charges} == set(orders)
     next_dates = await db.fetch("SELECT DISTINCT next_billing_at FROM billing.orders WHERE id = ANY($1::uuid[])", orders)
     assert [r["next_billing_at"] for r in next_dates] == [add_months(due_at, 1)]
+    # What the dropped foreign keys checked (billing migration 005) holds for every row written:
+    # no invoice without its order, no payment without its invoice.
+    orphans = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM billing.invoices i WHERE NOT EXISTS"
+        "         (SELECT 1 FROM billing.orders o WHERE o.id = i.order_id)) AS invoices,"
+        "       (SELECT count(*) FROM billing.payments p WHERE NOT EXISTS"
+        "         (SELECT 1 FROM billing.invoices i WHERE i.id = p.invoice_id)) AS payments"
+    )
+    assert dict(orphans) == {"invoices": 0, "payments": 0}
     # A third run at the same moment finds nothing left to do.
     third = await asyncio.create_subprocess_exec(
         *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
