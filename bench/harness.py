@@ -264,22 +264,22 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-class MachineCpu:
-    """``machine_busy_seconds()`` sampled every ``interval`` seconds while entered, so that the CPU of
-    a window known only afterwards (by wall-clock times another process reports) can be read:
-    ``between(start, end)``."""
+class Sampler:
+    """Calls ``sample()`` on entering, every ``interval`` seconds while entered, and on leaving."""
 
-    def __init__(self, interval: float = 0.05) -> None:
-        self.interval = interval
-        self.samples: list[tuple[float, float]] = []
-        self.task: asyncio.Task | None = None
+    interval: float
+    task: asyncio.Task | None = None
+
+    def sample(self) -> None:
+        raise NotImplementedError
 
     async def _loop(self) -> None:
         while True:
-            self.samples.append((time.time(), machine_busy_seconds()))
             await asyncio.sleep(self.interval)
+            self.sample()
 
-    async def __aenter__(self) -> "MachineCpu":
+    async def __aenter__(self):
+        self.sample()
         self.task = asyncio.create_task(self._loop())
         return self
 
@@ -287,6 +287,19 @@ class MachineCpu:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
+        self.sample()
+
+
+class MachineCpu(Sampler):
+    """``machine_busy_seconds()`` sampled every ``interval`` seconds while entered, so that the CPU of
+    a window known only afterwards (by wall-clock times another process reports) can be read:
+    ``between(start, end)``."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+
+    def sample(self) -> None:
         self.samples.append((time.time(), machine_busy_seconds()))
 
     def between(self, start: float, end: float) -> float:
@@ -385,7 +398,7 @@ def profile(bs: BenchSystem, services, seconds: float, label: str) -> list:
     ]
 
 
-class DatabaseCpu:
+class DatabaseCpu(Sampler):
     """The CPU seconds PostgreSQL's backends spend serving one database, while this is entered: every
     backend of the database (found by its process title, ``postgres: <user> <database> ...``, so
     a run's short-lived connections count too) sampled every ``interval`` seconds (a backend's last
@@ -399,7 +412,7 @@ class DatabaseCpu:
         self.last: dict[int, float] = {}
         self.gone: set[int] = set()
         self.other: set[int] = set()
-        self.task: asyncio.Task | None = None
+        self.started = False
 
     def _scan(self, new_count_from_zero: bool) -> None:
         for name in os.listdir("/proc"):
@@ -429,22 +442,10 @@ class DatabaseCpu:
             else:
                 self.last[pid] = cpu
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            self._scan(True)
-            self._sample()
-
-    async def __aenter__(self) -> "DatabaseCpu":
-        self._scan(False)
-        self.task = asyncio.create_task(self._loop())
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        self._scan(True)
+    def sample(self) -> None:
+        # The backends there at the start count from their CPU then; any found later, from zero.
+        self._scan(self.started)
+        self.started = True
         self._sample()
 
     def spent(self) -> dict:
