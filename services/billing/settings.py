@@ -18,6 +18,7 @@ class BillingSettings(ServiceSettings):
     # in one transaction.
     billing_run_batch: int = 500
     # Batches a billing run has in flight at once (each its own transaction and connection): while
-    # one waits for the processor or the database, the next is claimed and written. 2 billed 4-7
-    # points of the baseline's rate more than 1 on 2 cores (docs/performance.md, seventh pass).
+    # one waits for the processor or the database, the next is claimed and written. On 2 cores, 2
+    # billed 0-8 points of the baseline's rate more than 1, 4 on average (docs/performance.md,
+    # seventh pass).
     billing_run_concurrency: int = 2
